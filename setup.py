@@ -1,0 +1,67 @@
+"""Setup for zodbtasks."""
+import os
+
+from setuptools import find_packages
+from setuptools import setup
+
+
+def read(*parts):
+    with open(os.path.join(os.path.dirname(__file__), *parts)) as f:
+        return f.read()
+
+
+TESTS_REQUIRE = [
+    'hypothesis',
+    'pytest',
+    'pytest-timeout',
+    'zope.testing',
+]
+
+APP_REQUIRE = [
+    'waitress',
+    'zope.app.wsgi',
+]
+
+setup(
+    name='zodbtasks',
+    version='0.1.dev0',
+    description='ZODB-native persistent task service for Zope Toolkit '
+                'applications: jobs, cron jobs and processor threads.',
+    long_description=read('README.rst') + '\n\n' + read('CHANGES.rst'),
+    long_description_content_type='text/x-rst',
+    license='ZPL-2.1',
+    classifiers=[
+        'Framework :: ZODB',
+        'Framework :: Zope :: 3',
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
+    ],
+    python_requires='>=3.11',
+    package_dir={'': 'src'},
+    packages=find_packages('src'),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=[
+        'BTrees',
+        'persistent',
+        'setuptools',
+        'transaction',
+        'ZODB',
+        'zc.queue',
+        'zope.app.appsetup',
+        'zope.component',
+        'zope.configuration',
+        'zope.container',
+        'zope.interface',
+        'zope.location',
+        'zope.processlifetime',
+        'zope.schema',
+        'zope.site',
+    ],
+    extras_require={
+        'test': TESTS_REQUIRE,
+        'app': APP_REQUIRE,
+    },
+)
