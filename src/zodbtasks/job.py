@@ -1,0 +1,146 @@
+"""Jobs: a request to run a task once (Job) or on a schedule (CronJob).
+
+Jobs are plain records.  Their status changes only through the service,
+which keeps its indexes (queue, schedule, status sets) in step with them.
+"""
+import io
+import pickle
+
+import persistent
+import zope.interface
+
+from zodbtasks import interfaces
+from zodbtasks.cron import make_schedule
+
+#: How much of a failure's traceback a job keeps (head and tail).
+TRACEBACK_LIMIT = 64 * 1024
+
+
+@zope.interface.implementer(interfaces.IJob)
+class Job(persistent.Persistent):
+    """See IJob."""
+
+    output = None
+    error = None
+    traceback = None
+    started = None
+    completed = None
+    attempts = 0
+    owner = None
+    progress = None
+    progressMessage = None
+    #: Order key of the job's entry in the service queue, while queued.
+    queueKey = None
+    #: Order key it had when claimed: a released job goes back there.
+    releaseKey = None
+
+    def __init__(self, id, task, input, created=None):
+        self.id = id
+        self.task = task
+        self.input = input
+        self.status = interfaces.QUEUED
+        self.created = created
+
+    def __repr__(self):
+        return '<%s %s %r %s>' % (
+            self.__class__.__name__, self.id, self.task, self.status)
+
+    def recordFailure(self, message, traceback_text=None):
+        """Keep a failure's message and its (size-capped) traceback."""
+        self.error = message
+        self.traceback = cap_text(traceback_text)
+
+    def clearOutcome(self):
+        """Forget the result and error of a previous run."""
+        self.output = None
+        self.error = None
+        self.traceback = None
+
+
+@zope.interface.implementer(interfaces.ICronJob)
+class CronJob(Job):
+    """See ICronJob."""
+
+    minute = hour = dayOfMonth = month = dayOfWeek = ()
+    delay = None
+    cron = None
+    timezone = None
+    scheduledFor = None
+    #: How many times the job ran.
+    runs = 0
+
+    def __init__(self, id, task, input, minute=(), hour=(), dayOfMonth=(),
+                 month=(), dayOfWeek=(), delay=None, cron=None,
+                 timezone=None, created=None):
+        super().__init__(id, task, input, created=created)
+        self.update(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
+                    month=month, dayOfWeek=dayOfWeek, delay=delay,
+                    cron=cron, timezone=timezone)
+        self.status = (interfaces.DELAYED if self.delay is not None
+                       else interfaces.CRONJOB)
+
+    @property
+    def schedule(self):
+        """The schedule object (see zodbtasks.cron); derived, not stored."""
+        return make_schedule(
+            minute=self.minute, hour=self.hour, dayOfMonth=self.dayOfMonth,
+            month=self.month, dayOfWeek=self.dayOfWeek, delay=self.delay,
+            cron=self.cron, timezone=self.timezone)
+
+    @property
+    def isDelayed(self):
+        """Whether the job runs once after a delay (else it repeats)."""
+        return self.delay is not None
+
+    def timeOfNextCall(self, now):
+        """See ICronJob."""
+        return self.schedule.next_after(now)
+
+    def update(self, minute=(), hour=(), dayOfMonth=(), month=(),
+               dayOfWeek=(), delay=None, cron=None, timezone=None):
+        """See ICronJob."""
+        schedule = make_schedule(
+            minute=minute, hour=hour, dayOfMonth=dayOfMonth, month=month,
+            dayOfWeek=dayOfWeek, delay=delay, cron=cron, timezone=timezone)
+        self.minute = getattr(schedule, 'minute', ())
+        self.hour = getattr(schedule, 'hour', ())
+        self.dayOfMonth = getattr(schedule, 'dayOfMonth', ())
+        self.month = getattr(schedule, 'month', ())
+        self.dayOfWeek = getattr(schedule, 'dayOfWeek', ())
+        self.delay = getattr(schedule, 'delay', None)
+        self.cron = getattr(schedule, 'expression', None)
+        self.timezone = getattr(schedule, 'timezone', None)
+
+    def describeSchedule(self):
+        """A short human description of the schedule."""
+        return self.schedule.describe()
+
+
+def cap_text(text, limit=TRACEBACK_LIMIT):
+    """Keep at most ``limit`` characters of ``text``: its head and tail."""
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return '%s\n[... %d characters left out ...]\n%s' % (
+        text[:half], len(text) - 2 * half, text[-half:])
+
+
+class _PersistentReferences(pickle.Pickler):
+    """A pickler that stores persistent objects by reference, as ZODB
+    does, so that only the non-persistent part of a value is checked."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, persistent.Persistent):
+            return id(obj)
+        return None
+
+
+def check_picklable(value, what):
+    """Raise InputError naming ``what`` when ``value`` cannot be stored."""
+    try:
+        _PersistentReferences(io.BytesIO(), protocol=3).dump(value)
+    except (pickle.PicklingError, TypeError, AttributeError, ValueError,
+            RecursionError) as exc:
+        raise interfaces.InputError(
+            '%s cannot be stored in the ZODB: %s: %s'
+            % (what, type(exc).__name__, exc)) from exc

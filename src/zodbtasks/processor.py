@@ -1,0 +1,354 @@
+"""Running jobs: one job in one transaction, one ``tick(now)``, and the
+thread's ``run()`` loop.
+
+- ``run_job`` runs one claimed job: the task's ZODB changes, the job's
+  result and its final status commit together in one transaction, retried
+  with back-off on ConflictError.  A failing task's changes are aborted and
+  its error is recorded in a transaction of its own.
+- ``claim`` takes due jobs in a short transaction of its own that writes
+  the jobs (status, owner, attempts): two claimers of one job conflict and
+  exactly one wins.  Claiming several jobs at once keeps a lone worker's
+  cost close to one commit per job.
+- ``drain`` claims and runs until nothing is due: ``process()`` calls it in
+  the caller's thread, ``Processor.tick`` in the processor thread.
+- ``Processor`` is the daemon thread; it wakes on an Event set by an
+  after-commit hook when a transaction in this process queued a job, and
+  otherwise polls at the service's ``pollInterval``.
+"""
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import traceback as traceback_module
+
+import transaction
+import zope.component.hooks
+import zope.interface
+from transaction.interfaces import TransientError
+
+from zodbtasks import clock
+from zodbtasks import interfaces
+from zodbtasks.job import check_picklable
+from zodbtasks.task import TaskError
+
+logger = logging.getLogger(__name__)
+
+#: This process's worker id: host, pid and a random part.
+WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
+                            random.getrandbits(24))
+#: Transactions tried per job and per claim before giving up on conflicts.
+CONFLICT_ATTEMPTS = 5
+#: Jobs claimed per claim transaction.
+CLAIM_BATCH = 10
+#: First back-off after a conflict (seconds); doubles, with jitter.
+BACK_OFF = 0.01
+
+_registry = {}  # (id(db), oid) -> the running Processor
+_alive = set()  # every Processor whose thread has not ended, stopping too
+_registry_lock = threading.Lock()
+
+
+def with_back_off(attempts, base=BACK_OFF, sleep=time.sleep):
+    """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
+    retry for an exponentially growing, jittered time."""
+    for number, attempt in enumerate(attempts):
+        if number:
+            sleep(base * 2 ** (number - 1) * random.uniform(0.5, 1.5))
+        yield attempt
+
+
+def transaction_manager_of(service):
+    """The transaction manager of the service's connection (the thread's
+    own one when the service is not stored in a database)."""
+    jar = service._p_jar
+    return jar.transaction_manager if jar is not None else transaction.manager
+
+
+def check_no_pending_changes(service):
+    """Raise PendingChangesError when the service's connection holds
+    changes that the caller has not committed."""
+    jar = service._p_jar
+    if jar is not None and getattr(jar, '_registered_objects', None):
+        raise interfaces.PendingChangesError(
+            'commit or abort your changes before calling process(), '
+            'clean() or cancelAll() on %r: they run in transactions of '
+            'their own' % service)
+
+
+# -- one job, one claim -----------------------------------------------------
+
+def claim(service, tm, now, limit, owner=WORKER_ID):
+    """Claim up to ``limit`` due jobs in a transaction of their own."""
+    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+        with attempt:
+            claimed = service.claimJobs(now, limit, owner)
+    return claimed
+
+
+def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
+    """Run claimed job ``jobid``; its effects and status commit together.
+
+    ``now`` stamps the run and reschedules cron jobs; when None, the clock
+    is read at the start and at the end of the run.
+    """
+    try:
+        for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+            with attempt:
+                _execute(service, tm, jobid, now, owner)
+    except TransientError as exc:
+        logger.warning('job %s gave up after %d conflicting attempts: %s',
+                       jobid, CONFLICT_ATTEMPTS, exc)
+        _record_failure(service, tm, jobid, now, 'gave up after %d '
+                        'conflicting attempts: %s' % (CONFLICT_ATTEMPTS, exc))
+    except TaskError as exc:
+        logger.warning('job %s failed: %s', jobid, exc)
+        _record_failure(service, tm, jobid, now, str(exc),
+                        traceback_module.format_exc())
+    except Exception as exc:  # the per-job boundary
+        logger.exception('job %s failed', jobid)
+        _record_failure(service, tm, jobid, now,
+                        '%s: %s' % (type(exc).__name__, exc),
+                        traceback_module.format_exc())
+
+
+def _execute(service, tm, jobid, now, owner):
+    job = service.jobs.get(jobid)
+    if job is None or job.status != interfaces.PROCESSING \
+            or job.owner != owner:
+        return  # deleted, or taken over by a sweeper
+    task = service.getTask(job.task)
+    job.started = now if now is not None else clock.now()
+    job.progress = job.progressMessage = None
+    txn = tm.get()
+    with zope.component.hooks.site(service.getSite()):
+        output = task(service, jobid, job.input)
+    if tm.get() is not txn:
+        logger.warning('task %r of job %s committed or aborted the job\'s '
+                       'transaction: its effects are not atomic with the '
+                       'job\'s status', job.task, jobid)
+    check_picklable(output, 'result of job %s (task %r)' % (jobid, job.task))
+    service.finishJob(jobid, now if now is not None else clock.now(),
+                      output=output)
+
+
+def _record_failure(service, tm, jobid, now, message, traceback_text=None):
+    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+        with attempt:
+            service.finishJob(jobid, now if now is not None else clock.now(),
+                              error=message, traceback=traceback_text)
+
+
+def release(service, tm, jobids):
+    """Give claimed jobs that did not run back to the queue."""
+    if not jobids:
+        return
+    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+        with attempt:
+            for jobid in jobids:
+                service.releaseJob(jobid)
+
+
+def drain(service, now=None, limit=None, stop=None, tm=None,
+          owner=WORKER_ID, batch=CLAIM_BATCH):
+    """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
+    (an Event) is set; return how many ran.  Jobs claimed but not run
+    because of ``limit`` or ``stop`` are released."""
+    if tm is None:
+        check_no_pending_changes(service)
+        tm = transaction_manager_of(service)
+    done = 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        jobids = claim(service, tm, now if now is not None else clock.now(),
+                       size, owner)
+        if not jobids:
+            break
+        for index, jobid in enumerate(jobids):
+            if stop is not None and stop.is_set():
+                release(service, tm, jobids[index:])
+                return done
+            run_job(service, tm, jobid, now, owner)
+            done += 1
+    return done
+
+
+def in_batches(service, step, statuses, batch_size):
+    """Call ``step(statuses, batch_size)`` in transactions of their own
+    until it does fewer than ``batch_size``; return the sum."""
+    check_no_pending_changes(service)
+    tm = transaction_manager_of(service)
+    total = 0
+    while True:
+        for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+            with attempt:
+                done = step(statuses, batch_size)
+        total += done
+        if done < batch_size:
+            return total
+
+
+# -- waking processors after commit --------------------------------------------
+
+def _key(service):
+    return (id(service._p_jar.db()), service._p_oid)
+
+
+def wake_after_commit(service):
+    """Wake this process's processor of ``service`` once the current
+    transaction commits (at most one hook per transaction and service)."""
+    jar = service._p_jar
+    if jar is None:
+        return
+    txn = jar.transaction_manager.get()
+    try:
+        txn.data(service)
+    except KeyError:
+        txn.set_data(service, True)
+        txn.addAfterCommitHook(_wake_hook, (service,))
+
+
+def _wake_hook(committed, service):
+    if committed:
+        processor = _registry.get(_key(service))
+        if processor is not None:
+            processor.wake()
+
+
+# -- the processor thread ----------------------------------------------------
+
+def thread_name(service):
+    """``zodbtasks.`` and the service's path segments joined by dots."""
+    return '.'.join(('zodbtasks',) + tuple(service.path))
+
+
+@zope.interface.implementer(interfaces.IProcessor)
+class Processor(threading.Thread):
+    """See IProcessor."""
+
+    def __init__(self, db, serviceOid, name, owner=WORKER_ID,
+                 batch=CLAIM_BATCH):
+        super().__init__(name=name, daemon=True)
+        self.db = db
+        self.serviceOid = serviceOid
+        self.owner = owner
+        self.batch = batch
+        self._stop_event = threading.Event()
+        self._wake_event = threading.Event()
+        self.service = None
+        self.tm = None
+
+    def wake(self):
+        """See IProcessor."""
+        self._wake_event.set()
+
+    def stop(self):
+        """See IProcessor."""
+        self._stop_event.set()
+        self._wake_event.set()
+
+    @property
+    def stopping(self):
+        return self._stop_event.is_set()
+
+    def tick(self, now=None):
+        """See IProcessor."""
+        return drain(self.service, now=now, stop=self._stop_event,
+                     tm=self.tm, owner=self.owner, batch=self.batch)
+
+    def run(self):
+        """See IProcessor."""
+        self.tm = transaction.manager  # this thread's own manager
+        connection = self.db.open(transaction_manager=self.tm)
+        try:
+            self.service = connection.get(self.serviceOid)
+            logger.info('processor %s started', self.name)
+            while not self.stopping:
+                self._wake_event.clear()
+                self._iterate()
+        finally:
+            self.tm.abort()
+            connection.close()
+            _unregister(self)
+            logger.info('processor %s stopped', self.name)
+
+    def _iterate(self):
+        # Design note: besides the per-job boundary in run_job, this is
+        # the one other broad except: a storage that went away (a ZEO
+        # restart) must not end the thread; it retries after a poll.
+        try:
+            self.tick()
+            timeout = self._wait_time(clock.now())
+        except Exception:
+            logger.exception('processor %s: tick failed', self.name)
+            self.tm.abort()
+            timeout = self.service.pollInterval
+        self._wake_event.wait(timeout)
+
+    def _wait_time(self, now):
+        self.tm.begin()
+        timeout = self.service.pollInterval
+        next_run = self.service.nextScheduledTime()
+        self.tm.abort()
+        if next_run is not None:
+            timeout = min(timeout, max(next_run - now, 0.0))
+        logger.debug('processor %s waits %.3fs', self.name, timeout)
+        return timeout
+
+
+def start(service):
+    """Start ``service``'s processor in this process; return it."""
+    if service._p_jar is None or service._p_oid is None:
+        raise ValueError('%r must be stored in a database and committed '
+                         'before it can start processing' % service)
+    with _registry_lock:
+        processor = _registry.get(_key(service))
+        if processor is not None and not processor.stopping:
+            return processor
+        processor = Processor(service._p_jar.db(), service._p_oid,
+                              thread_name(service))
+        _registry[_key(service)] = processor
+        _alive.add(processor)
+        processor.start()
+    return processor
+
+
+def stop(service):
+    """Ask ``service``'s processor to stop; return it (or None)."""
+    if service._p_jar is None:
+        return None
+    with _registry_lock:
+        processor = _registry.pop(_key(service), None)
+    if processor is not None:
+        processor.stop()
+    return processor
+
+
+def is_running(service):
+    if service._p_jar is None:
+        return False
+    processor = _registry.get(_key(service))
+    return processor is not None and processor.is_alive() \
+        and not processor.stopping
+
+
+def stop_all(timeout=10.0):
+    """Stop every processor of this process and join them (those already
+    stopping too)."""
+    with _registry_lock:
+        processors = list(_alive)
+        _registry.clear()
+    for processor in processors:
+        processor.stop()
+    for processor in processors:
+        processor.join(timeout)
+    return processors
+
+
+def _unregister(processor):
+    with _registry_lock:
+        _alive.discard(processor)
+        for key, value in list(_registry.items()):
+            if value is processor:
+                del _registry[key]

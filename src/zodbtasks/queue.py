@@ -1,0 +1,135 @@
+"""A persistent FIFO queue whose per-operation cost stays flat.
+
+Design note: ``zc.queue.Queue`` keeps its items in one persistent list, so
+every put and pull rewrites the whole content (measured: 360 KiB per pull
+with 100,000 waiting), and ``CompositeQueue`` rescans its buckets per pull.
+`BTreeQueue` keeps items in an ``LOBTree`` keyed by an order key that grows
+with time; a put touches the last bucket, a pull the first one, so each
+operation writes one bucket of at most 60 entries (about 1 KiB) whatever
+the backlog.  It implements zc.queue's ``IQueue`` and keeps its conflict
+rule: two transactions pulling the same item conflict (the BTree refuses
+to merge two deletions of one key), so exactly one of them gets it.
+
+Design note: a BTree bucket refuses to merge a change of its first key
+with any other change, so in a short queue (one bucket) every put
+conflicted with every pull.  The tree therefore keeps a sentinel entry
+under key 0 that is never pulled: a pull removes the second key of the
+first bucket, and a put and a pull merge unless the put splits the
+bucket.  Measured with two connections: without the sentinel, put/pull
+conflicted at 3 and 30 waiting items; with it, only when a bucket split.
+"""
+import random
+
+import persistent
+import zc.queue.interfaces
+import zope.interface
+from BTrees.Length import Length
+from BTrees.LOBTree import LOBTree
+
+from zodbtasks import clock
+
+#: Random low bits of an order key; keys made in the same millisecond by
+#: concurrent processes rarely collide (and a collision is a conflict, so
+#: the losing transaction retries with a new key).
+RANDOM_BITS = 12
+#: Key of the sentinel entry that keeps the first real key off the front
+#: of the first bucket (see the design note).
+SENTINEL = 0
+
+
+def time_ordered_key(now, taken=(), rng=random):
+    """An int key that grows with ``now`` (epoch seconds) and is not in
+    ``taken``: milliseconds shifted left by RANDOM_BITS, plus random bits.
+
+    Keys stay below 2**53 until 2039, so JavaScript reads them exactly.
+    """
+    base = round(now * 1000) << RANDOM_BITS
+    while True:
+        key = base | rng.getrandbits(RANDOM_BITS)
+        if key not in taken:
+            return key
+
+
+@zope.interface.implementer(zc.queue.interfaces.IQueue)
+class BTreeQueue(persistent.Persistent):
+    """A FIFO of ints (job ids) in a BTree keyed by order.
+
+    Besides ``IQueue`` it lets the owner remove an entry by its order key
+    in O(log n), which cancelling a job needs.
+    """
+
+    def __init__(self):
+        self._data = LOBTree()
+        self._data[SENTINEL] = None
+        self._length = Length()
+
+    def put(self, item, key=None, now=None):
+        """Append ``item`` and return its order key.
+
+        ``key`` re-inserts at a known position (a released job goes back
+        where it was) when that key is free; otherwise a new key is made
+        from ``now`` (epoch seconds).
+        """
+        if key is None or key in self._data:
+            if now is None:
+                now = clock.now()
+            key = time_ordered_key(now, self._data)
+        self._data[key] = item
+        self._length.change(1)
+        return key
+
+    def pull(self, index=0):
+        """See IQueue."""
+        key = self._key_at(index)
+        item = self._data.pop(key)
+        self._length.change(-1)
+        return item
+
+    def remove(self, key):
+        """Remove the entry with order key ``key`` and return its item
+        (KeyError when there is none)."""
+        item = self._data.pop(key)
+        self._length.change(-1)
+        return item
+
+    def keys(self, limit=None):
+        """Order keys, front first (at most ``limit``)."""
+        for count, key in enumerate(self._data.keys(min=SENTINEL + 1)):
+            if limit is not None and count >= limit:
+                break
+            yield key
+
+    def _key_at(self, index):
+        if not self:
+            raise IndexError('pull from an empty queue')
+        if index == 0:
+            return self._data.minKey(SENTINEL + 1)
+        if index == -1:
+            return self._data.maxKey()
+        length = len(self)
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(index)
+        for position, key in enumerate(self.keys()):
+            if position == index:
+                return key
+
+    def __len__(self):
+        return self._length()
+
+    def __bool__(self):
+        return self._data.maxKey() != SENTINEL
+
+    __nonzero__ = __bool__
+
+    def __iter__(self):
+        return iter(self._data.values(min=SENTINEL + 1))
+
+    def __contains__(self, item):
+        return any(value == item for value in self)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self)[index]
+        return self._data[self._key_at(index)]

@@ -1,0 +1,98 @@
+import threading
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from zodbtasks import interfaces
+from zodbtasks.job import CronJob
+from zodbtasks.job import Job
+from zodbtasks.job import cap_text
+from zodbtasks.job import check_picklable
+
+
+def test_job_provides_IJob():
+    assert verifyObject(interfaces.IJob, Job(1, 'echo', None, created=0.0))
+
+
+def test_cron_job_provides_ICronJob():
+    assert verifyObject(interfaces.ICronJob,
+                        CronJob(1, 'echo', None, minute=(5,), created=0.0))
+
+
+def test_new_job_is_queued_without_outcome():
+    job = Job(7, 'echo', {'a': 1}, created=5.0)
+    assert (job.id, job.task, job.input, job.status, job.created) == \
+        (7, 'echo', {'a': 1}, interfaces.QUEUED, 5.0)
+    assert (job.output, job.error, job.traceback, job.attempts) == \
+        (None, None, None, 0)
+
+
+def test_cron_and_delayed_statuses():
+    assert CronJob(1, 'e', None, hour=(2,)).status == interfaces.CRONJOB
+    assert CronJob(1, 'e', None, delay=5).status == interfaces.DELAYED
+
+
+def test_cron_job_normalises_fields():
+    job = CronJob(1, 'e', None, minute=[13, 10, 10])
+    assert job.minute == (10, 13) and job.hour == ()
+
+
+def test_timeOfNextCall_follows_fields():
+    assert CronJob(1, 'e', None, minute=(0, 10)).timeOfNextCall(600) == 3600
+
+
+def test_timeOfNextCall_of_cron_string():
+    job = CronJob(1, 'e', None, cron='*/5 * * * *')
+    assert job.timeOfNextCall(0) == 300 and job.cron == '*/5 * * * *'
+
+
+def test_timeOfNextCall_of_delay():
+    assert CronJob(1, 'e', None, delay=10).timeOfNextCall(1) == 11
+
+
+def test_update_replaces_schedule():
+    job = CronJob(1, 'e', None, minute=(10,))
+    job.update(hour=(2,))
+    assert (job.minute, job.hour) == ((), (2,))
+    assert job.timeOfNextCall(0) == 7200
+
+
+def test_invalid_update_leaves_job_unchanged():
+    job = CronJob(1, 'e', None, minute=(10,))
+    with pytest.raises(interfaces.ScheduleError, match='hour'):
+        job.update(hour=(24,))
+    assert (job.minute, job.hour) == ((10,), ())
+
+
+def test_describe_schedule_is_text():
+    assert isinstance(CronJob(1, 'e', None, minute=(1,)).describeSchedule(),
+                      str)
+
+
+def test_record_failure_and_clear_outcome():
+    job = Job(1, 'e', None)
+    job.recordFailure('boom', 'Traceback...')
+    assert (job.error, job.traceback) == ('boom', 'Traceback...')
+    job.clearOutcome()
+    assert (job.error, job.traceback, job.output) == (None, None, None)
+
+
+def test_cap_text_keeps_head_and_tail():
+    text = 'a' * 100 + 'b' * 100
+    capped = cap_text(text, limit=40)
+    assert capped.startswith('a' * 20) and capped.endswith('b' * 20)
+    assert '160 characters left out' in capped
+
+
+def test_cap_text_leaves_short_text_and_none():
+    assert cap_text('short', limit=40) == 'short'
+    assert cap_text(None) is None
+
+
+def test_check_picklable_names_what_failed():
+    with pytest.raises(interfaces.InputError, match='input of x'):
+        check_picklable(threading.Lock(), 'input of x')
+
+
+def test_check_picklable_accepts_plain_data():
+    check_picklable({'a': [1, 2.0, 'x', None]}, 'input')

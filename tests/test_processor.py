@@ -1,0 +1,400 @@
+import logging
+import threading
+
+import pytest
+import transaction
+import zope.component
+from ZODB.POSException import ConflictError
+from zope.interface.verify import verifyObject
+
+from zodbtasks import interfaces
+from zodbtasks import processor
+from zodbtasks import testing
+from zodbtasks.interfaces import COMPLETED
+from zodbtasks.interfaces import CRONJOB
+from zodbtasks.interfaces import ERROR
+from zodbtasks.interfaces import PROCESSING
+from zodbtasks.interfaces import QUEUED
+from zodbtasks.task import TaskError
+
+DEADLINE = 10.0  # seconds; generous, only reached when something is broken
+
+
+@pytest.fixture(autouse=True)
+def no_back_off(monkeypatch):
+    monkeypatch.setattr(processor, 'BACK_OFF', 0.0)
+
+
+def _commit_and_process(service, now=0):
+    transaction.commit()
+    return service.process(now)
+
+
+def test_processor_provides_IProcessor(db):
+    proc = processor.Processor(db, b'\0' * 8, 'zodbtasks.x')
+    assert verifyObject(interfaces.IProcessor, proc)
+
+
+def test_job_effects_and_status_commit_together(service, site, tasks):
+    def write(input):
+        site['log'] = testing.Folder()
+        return 'written'
+    testing.register_task('write', write)
+    jobid = service.add('write')
+    _commit_and_process(service)
+    conn2, tm2, svc2 = testing.open_service(service._p_jar.db(),
+                                            service._p_oid)
+    assert svc2.getStatus(jobid) == COMPLETED
+    assert 'log' in conn2.get(site._p_oid)
+    conn2.close()
+
+
+def test_failing_task_changes_are_rolled_back(service, site, tasks, quiet):
+    def write_then_fail(input):
+        site['log'] = testing.Folder()
+        raise TaskError('mail server down')
+    testing.register_task('wtf', write_then_fail)
+    jobid = service.add('wtf')
+    _commit_and_process(service)
+    assert service.getStatus(jobid) == ERROR
+    assert service.getError(jobid) == 'mail server down'
+    assert 'log' not in site
+    assert 'TaskError: mail server down' in service.jobs[jobid].traceback
+
+
+def test_unexpected_exception_is_recorded_with_type(service, tasks, quiet):
+    jobid = service.add('crash', 7)
+    _commit_and_process(service)
+    assert service.getError(jobid) == 'ValueError: bad input 7'
+    assert 'Traceback' in service.jobs[jobid].traceback
+
+
+def test_job_failure_is_logged_with_job_id(service, tasks, caplog):
+    jobid = service.add('crash', 7)
+    _commit_and_process(service)
+    records = [r for r in caplog.records if r.name == 'zodbtasks.processor']
+    assert records[0].levelno == logging.ERROR
+    assert str(jobid) in records[0].getMessage()
+    assert records[0].exc_info is not None
+
+
+def test_processing_goes_on_after_a_failure(service, tasks, quiet):
+    bad, good = service.add('crash'), service.add('echo', 'ok')
+    assert _commit_and_process(service) == 2
+    assert (service.getStatus(bad), service.getStatus(good)) == \
+        (ERROR, COMPLETED)
+
+
+def test_traceback_is_size_capped(service, tasks, quiet):
+    def huge(input):
+        raise TaskError('x' * 200000)
+    testing.register_task('huge', huge)
+    jobid = service.add('huge')
+    _commit_and_process(service)
+    assert len(service.jobs[jobid].traceback) < 70000
+
+
+def test_task_that_disappeared_errors_clearly(service, tasks, quiet):
+    jobid = service.add('echo')
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        provided=interfaces.ITask, name='echo')
+    _commit_and_process(service)
+    assert service.getStatus(jobid) == ERROR
+    assert "no task named 'echo'" in service.getError(jobid)
+
+
+def test_unpicklable_result_is_an_error(service, tasks, quiet):
+    testing.register_task('lock', lambda input: threading.Lock())
+    jobid = service.add('lock')
+    _commit_and_process(service)
+    assert service.getStatus(jobid) == ERROR
+    assert 'cannot be stored' in service.getError(jobid)
+
+
+def test_task_aborting_the_transaction_does_not_run_forever(service, tasks,
+                                                            caplog):
+    calls = []
+
+    def aborting(input):
+        calls.append(input)
+        transaction.abort()
+    testing.register_task('aborting', aborting)
+    jobid = service.add('aborting')
+    assert _commit_and_process(service) == 1
+    assert service.process(0) == 0
+    assert calls == [None] and service.getStatus(jobid) == COMPLETED
+    assert 'not atomic' in caplog.text
+
+
+def test_conflict_is_retried(service, tasks):
+    calls = []
+
+    def conflicting(input):
+        calls.append(input)
+        if len(calls) < 3:
+            raise ConflictError()
+        return 'third time'
+    testing.register_task('conflicting', conflicting)
+    jobid = service.add('conflicting')
+    _commit_and_process(service)
+    assert service.getResult(jobid) == 'third time' and len(calls) == 3
+    assert service.jobs[jobid].attempts == 1
+
+
+def test_endless_conflicts_end_in_error(service, tasks, quiet):
+    def always(input):
+        raise ConflictError()
+    testing.register_task('always', always)
+    jobid = service.add('always')
+    _commit_and_process(service)
+    assert service.getStatus(jobid) == ERROR
+    assert 'conflicting attempts' in service.getError(jobid)
+
+
+def test_conflicts_back_off_exponentially():
+    slept = []
+    attempts = list(processor.with_back_off(
+        range(4), base=0.01, sleep=slept.append))
+    assert attempts == [0, 1, 2, 3] and len(slept) == 3
+    assert 0.005 <= slept[0] <= 0.015 and 0.02 <= slept[2] <= 0.06
+
+
+def test_local_utility_resolves_while_job_runs(service, site, tasks):
+    site.getSiteManager().registerUtility('site1 value', provided=ISetting)
+
+    def lookup(input):
+        return zope.component.getUtility(ISetting)
+    testing.register_task('lookup', lookup)
+    zope.component.hooks.setHooks()
+    try:
+        jobid = service.add('lookup')
+        _commit_and_process(service)
+    finally:
+        zope.component.hooks.resetHooks()
+    assert service.getResult(jobid) == 'site1 value'
+    assert zope.component.hooks.getSite() is None
+
+
+class ISetting(zope.interface.Interface):
+    pass
+
+
+def test_processNext_runs_at_most_one(service, tasks):
+    first, second = service.add('echo'), service.add('echo')
+    transaction.commit()
+    assert service.processNext(0) is True
+    assert (service.getStatus(first), service.getStatus(second)) == \
+        (COMPLETED, QUEUED)
+    assert service.processNext(0) is True
+    assert service.processNext(0) is False
+
+
+def test_cron_job_runs_when_due_and_reschedules(service, tasks):
+    jobid = service.addCronJob('counter', minute=(10, 13))
+    transaction.commit()
+    assert [service.process(t) for t in (0, 600, 660, 780)] == [0, 1, 0, 1]
+    assert service.getResult(jobid) == 2
+    assert service.getStatus(jobid) == CRONJOB
+
+
+def test_updated_cron_job_fires_on_new_schedule(service, tasks):
+    jobid = service.addCronJob('counter', minute=(10, 13))
+    transaction.commit()
+    service.process(0)
+    service.jobs[jobid].update(minute=(11, 13))
+    service.reschedule(jobid)
+    transaction.commit()
+    assert [service.process(t) for t in (0, 600, 660)] == [0, 0, 1]
+
+
+def test_delayed_job_runs_once_after_delay(service, tasks):
+    jobid = service.addCronJob('counter', delay=10)
+    transaction.commit()
+    service.process(0)
+    service.process(9)
+    assert service.getStatus(jobid) == interfaces.DELAYED
+    service.process(10)
+    assert service.getStatus(jobid) == COMPLETED
+    assert service.process(100) == 0 and tasks == [None]
+
+
+def test_failing_cron_run_keeps_schedule(service, tasks, quiet):
+    jobid = service.addCronJob('fail', minute=(10,))
+    transaction.commit()
+    service.process(0)
+    service.process(600)
+    assert service.getStatus(jobid) == CRONJOB
+    assert service.getError(jobid) == 'failed with None'
+    assert service.jobs[jobid].scheduledFor == 4200
+
+
+def test_successful_cron_run_clears_previous_error(service, tasks, quiet):
+    outcomes = iter([TaskError('first'), 'second'])
+
+    def flaky(input):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+    testing.register_task('flaky', flaky)
+    jobid = service.addCronJob('flaky', minute=(10,))
+    transaction.commit()
+    for now in (0, 600, 4200):
+        service.process(now)
+    assert (service.getResult(jobid), service.getError(jobid)) == \
+        ('second', None)
+
+
+def test_cancel_running_cron_job_ends_it_after_the_run(service, tasks):
+    def cancel_myself(svc, jobid, input):
+        assert svc.cancel(jobid) is True
+    testing.register_task('selfcancel', _FunctionTask(cancel_myself))
+    jobid = service.addCronJob('selfcancel', minute=(10,))
+    transaction.commit()
+    service.process(0)
+    service.process(600)
+    assert service.getStatus(jobid) == interfaces.CANCELLED
+    assert len(service._schedule) == 0
+
+
+@zope.interface.implementer(interfaces.ITask)
+class _FunctionTask:
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, service, jobid, input):
+        return self.func(service, jobid, input)
+
+
+def test_two_processors_never_run_the_same_job(service, tasks):
+    """Two connections claim at once: the loser conflicts, retries and
+    takes other jobs."""
+    ids = [service.add('echo', i) for i in range(6)]
+    transaction.commit()
+    db = service._p_jar.db()
+    conn1, tm1, svc1 = testing.open_service(db, service._p_oid)
+    conn2, tm2, svc2 = testing.open_service(db, service._p_oid)
+    claimed1 = svc1.claimJobs(0, 3, 'worker-1')
+    claimed2 = svc2.claimJobs(0, 3, 'worker-2')
+    assert claimed1 == claimed2  # same snapshot, same choice
+    tm1.commit()
+    with pytest.raises(ConflictError):
+        tm2.commit()
+    tm2.abort()
+    claimed2 = processor.claim(svc2, tm2, 0, 3, 'worker-2')
+    assert sorted(claimed1 + claimed2) == sorted(ids)
+    conn1.close()
+    conn2.close()
+
+
+def test_job_claimed_by_another_worker_is_skipped(service, tasks):
+    jobid = service.add('counter')
+    transaction.commit()
+    tm = processor.transaction_manager_of(service)
+    assert processor.claim(service, tm, 0, 1, 'other-worker') == [jobid]
+    processor.run_job(service, tm, jobid, 0, owner='this-worker')
+    assert tasks == [] and service.getStatus(jobid) == PROCESSING
+
+
+def test_release_puts_job_back_in_front(service, tasks):
+    ids = {service.add('echo'), service.add('echo')}
+    transaction.commit()
+    tm = processor.transaction_manager_of(service)
+    [first] = processor.claim(service, tm, 0, 1)
+    processor.release(service, tm, [first])
+    assert service.getStatus(first) == QUEUED
+    assert service.jobs[first].attempts == 0
+    [second] = ids - {first}
+    assert processor.claim(service, tm, 0, 2) == [first, second]
+
+
+def test_stop_event_releases_unrun_claimed_jobs(service, tasks):
+    ids = [service.add('echo') for _ in range(3)]
+    transaction.commit()
+    stop = threading.Event()
+    stop.set()
+    tm = processor.transaction_manager_of(service)
+    assert processor.drain(service, now=0, stop=stop, tm=tm) == 0
+    assert [service.getStatus(i) for i in ids] == [QUEUED] * 3
+
+
+def test_tick_runs_due_jobs(service, tasks, db):
+    service.add('echo')
+    transaction.commit()
+    proc = processor.Processor(db, service._p_oid, 'zodbtasks.test')
+    conn, proc.tm, proc.service = testing.open_service(db, service._p_oid)
+    assert proc.tick(0) == 1
+    assert proc.tick(0) == 0
+    conn.close()
+
+
+def test_thread_name_follows_service_path(service):
+    assert processor.thread_name(service) == \
+        'zodbtasks.site1.++etc++site.default.jobs'
+
+
+def test_same_named_services_in_two_sites_get_two_threads(root, service):
+    other = testing.add_service(testing.add_site(root, 'site2'), 'jobs')
+    transaction.commit()
+    service.startProcessing()
+    other.startProcessing()
+    names = {t.name for t in threading.enumerate()}
+    assert {'zodbtasks.site1.++etc++site.default.jobs',
+            'zodbtasks.site2.++etc++site.default.jobs'} <= names
+
+
+def test_start_stop_and_join(service):
+    service.startProcessing()
+    service.startProcessing()  # no second thread
+    assert service.isProcessing()
+    threads = [t for t in threading.enumerate()
+               if t.name == processor.thread_name(service)]
+    assert len(threads) == 1
+    service.stopProcessing()
+    assert not service.isProcessing()
+    threads[0].join(DEADLINE)
+    assert not threads[0].is_alive()
+
+
+def test_start_requires_committed_service():
+    from zodbtasks.service import TaskService
+    with pytest.raises(ValueError, match='committed'):
+        TaskService().startProcessing()
+
+
+def test_thread_is_woken_by_commit_not_by_polling(service, tasks):
+    service.pollInterval = 3600.0
+    transaction.commit()
+    done = threading.Event()
+    testing.register_task('signal', lambda input: done.set())
+    service.startProcessing()
+    service.add('signal')
+    transaction.commit()
+    assert done.wait(DEADLINE)
+
+
+def test_thread_polls_for_jobs_committed_elsewhere(service, tasks,
+                                                   monkeypatch):
+    monkeypatch.setattr(processor, '_wake_hook', lambda ok, svc: None)
+    service.pollInterval = 0.05
+    transaction.commit()
+    done = threading.Event()
+    testing.register_task('signal', lambda input: done.set())
+    service.startProcessing()
+    conn2, tm2, svc2 = testing.open_service(service._p_jar.db(),
+                                            service._p_oid)
+    svc2.add('signal')
+    tm2.commit()
+    assert done.wait(DEADLINE)
+    conn2.close()
+
+
+def test_thread_keeps_running_after_failing_job(service, tasks, quiet):
+    done = threading.Event()
+    testing.register_task('signal', lambda input: done.set())
+    service.startProcessing()
+    service.add('crash')
+    service.add('signal')
+    transaction.commit()
+    assert done.wait(DEADLINE)
+    assert service.isProcessing()
