@@ -97,6 +97,18 @@ def test_time_ordered_key_grows_with_time():
     assert time_ordered_key(1.0) >> RANDOM_BITS == 1000
 
 
+def test_time_ordered_key_follows_the_greatest_key():
+    assert time_ordered_key(1.0, after=10 ** 9) == 10 ** 9 + 1
+    assert time_ordered_key(1.0, after=5) > 5 << RANDOM_BITS
+
+
+def test_puts_in_one_millisecond_keep_their_order():
+    queue = _makeOne()
+    for item in range(200):
+        queue.put(item, now=1.0)
+    assert list(queue) == list(range(200))
+
+
 def test_time_ordered_key_avoids_taken_keys():
     rng = random.Random(0)
     taken = {time_ordered_key(1.0, rng=random.Random(0))}

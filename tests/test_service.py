@@ -64,10 +64,16 @@ def test_ids_grow_with_creation_time(service, tasks, monkeypatch):
     assert ids == sorted(ids)
 
 
-def test_ids_made_in_one_millisecond_are_unique(service, tasks, monkeypatch):
+def test_ids_made_in_one_millisecond_are_unique_and_ordered(
+        service, tasks, monkeypatch):
     monkeypatch.setattr(service_module.clock, 'now', lambda: 1000.0)
-    ids = {service.add('echo') for _ in range(500)}
-    assert len(ids) == 500
+    ids = [service.add('echo') for _ in range(500)]
+    assert ids == sorted(set(ids))
+
+
+def test_queue_order_is_creation_order(service, tasks):
+    ids = [service.add('echo') for _ in range(50)]
+    assert list(service._queue) == ids
 
 
 def test_start_later_waits_for_startJob(service, tasks):

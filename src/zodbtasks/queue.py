@@ -37,17 +37,22 @@ RANDOM_BITS = 12
 SENTINEL = 0
 
 
-def time_ordered_key(now, taken=(), rng=random):
-    """An int key that grows with ``now`` (epoch seconds) and is not in
-    ``taken``: milliseconds shifted left by RANDOM_BITS, plus random bits.
+def time_ordered_key(now, taken=(), rng=random, after=None):
+    """An int key that grows with ``now`` (epoch seconds), is greater than
+    ``after`` (the greatest key so far) and is not in ``taken``.
 
-    Keys stay below 2**53 until 2039, so JavaScript reads them exactly.
+    It is the milliseconds shifted left by RANDOM_BITS plus random bits,
+    or ``after + 1`` when that would not be greater: keys made one after
+    the other keep their order even within a millisecond or when clocks
+    differ.  Keys stay below 2**53 until 2039, so JavaScript reads them
+    exactly.
     """
-    base = round(now * 1000) << RANDOM_BITS
-    while True:
-        key = base | rng.getrandbits(RANDOM_BITS)
-        if key not in taken:
-            return key
+    key = (round(now * 1000) << RANDOM_BITS) | rng.getrandbits(RANDOM_BITS)
+    if after is not None and key <= after:
+        key = after + 1
+    while key in taken:
+        key += 1
+    return key
 
 
 @zope.interface.implementer(zc.queue.interfaces.IQueue)
@@ -73,7 +78,8 @@ class BTreeQueue(persistent.Persistent):
         if key is None or key in self._data:
             if now is None:
                 now = clock.now()
-            key = time_ordered_key(now, self._data)
+            key = time_ordered_key(now, self._data,
+                                   after=self._data.maxKey())
         self._data[key] = item
         self._length.change(1)
         return key

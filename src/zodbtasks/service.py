@@ -11,7 +11,10 @@ service object itself, so concurrent writers rarely conflict):
 - ``_schedule``: OOBTree (time, id) -> id of scheduled cron and delayed
   jobs; due jobs are a key range, rescheduling and cancelling are lookups.
 - ``_by_status``: status -> LLTreeSet of ids, with a ``Length`` per status
-  for counts: filtering, counting and cleaning never scan all jobs.
+  for counts: filtering, counting and cleaning never scan all jobs.  Like
+  the queue, each set keeps a sentinel key 0 so that removing the oldest
+  id (a claim) and adding a new one (an add) merge instead of conflicting
+  (see ``zodbtasks.queue``).
 """
 import persistent
 import zope.component
@@ -38,6 +41,7 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.job import check_picklable
+from zodbtasks.queue import SENTINEL
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.queue import time_ordered_key
 
@@ -60,7 +64,7 @@ class TaskService(Contained, persistent.Persistent):
         self.jobs = LOBTree()
         self._queue = BTreeQueue()
         self._schedule = OOBTree()
-        self._by_status = {status: LLTreeSet()
+        self._by_status = {status: LLTreeSet((SENTINEL,))
                            for status in interfaces.STATUSES}
         self._counts = {status: Length() for status in interfaces.STATUSES}
 
@@ -206,8 +210,8 @@ class TaskService(Contained, persistent.Persistent):
 
     def jobIdsByStatus(self, status):
         """The ids of the jobs having ``status``, oldest first (a lazy
-        BTrees set: slicing and ``reversed`` are cheap)."""
-        return self._by_status[status]
+        BTrees sequence: iterating and slicing load only what they use)."""
+        return self._by_status[status].keys(min=SENTINEL + 1)
 
     def nextScheduledTime(self):
         """See IJobDispatch."""
@@ -258,7 +262,7 @@ class TaskService(Contained, persistent.Persistent):
     def _first_ids(self, statuses, limit):
         ids = []
         for status in statuses:
-            for jobid in self._by_status[status]:
+            for jobid in self.jobIdsByStatus(status):
                 if len(ids) >= limit:
                     return ids
                 ids.append(jobid)
@@ -348,7 +352,8 @@ class TaskService(Contained, persistent.Persistent):
         check_picklable(input, 'input of a %r job' % task)
 
     def _new_id(self, now):
-        return time_ordered_key(now, self.jobs)
+        last = self.jobs.maxKey() if self.jobs else None
+        return time_ordered_key(now, self.jobs, after=last)
 
     def _insert(self, job):
         self.jobs[job.id] = job
