@@ -398,3 +398,75 @@ def test_thread_keeps_running_after_failing_job(service, tasks, quiet):
     transaction.commit()
     assert done.wait(DEADLINE)
     assert service.isProcessing()
+
+
+def test_progress_is_visible_while_the_job_runs(service, tasks):
+    from zodbtasks.task import reportProgress
+    seen = []
+
+    def slow(svc, jobid, input):
+        reportProgress(svc, jobid, 0.5, 'half way')
+        conn2, tm2, svc2 = testing.open_service(svc._p_jar.db(), svc._p_oid)
+        seen.append(svc2.getProgress(jobid))
+        conn2.close()
+        reportProgress(svc, jobid, 1.0, 'done')
+        return 'ok'
+    testing.register_task('slow', _FunctionTask(slow))
+    jobid = service.add('slow')
+    _commit_and_process(service)
+    assert seen == [(0.5, 'half way')]
+    assert service.getProgress(jobid) == (1.0, 'done')
+    assert service.getResult(jobid) == 'ok'
+
+
+def test_progress_reports_never_make_the_job_rerun(service, tasks):
+    from zodbtasks.task import reportProgress
+    calls = []
+
+    def reporting(svc, jobid, input):
+        calls.append(jobid)
+        for step in range(5):
+            reportProgress(svc, jobid, step / 4)
+    testing.register_task('reporting', _FunctionTask(reporting))
+    ids = [service.add('reporting') for _ in range(3)]
+    _commit_and_process(service)
+    assert calls == ids
+    assert [service.getStatus(i) for i in ids] == [COMPLETED] * 3
+
+
+def test_progress_out_of_range(service):
+    from zodbtasks.task import reportProgress
+    with pytest.raises(ValueError, match='1.5'):
+        reportProgress(service, 1, 1.5)
+
+
+def test_rerun_clears_old_progress(service, tasks, quiet):
+    from zodbtasks.task import reportProgress
+
+    def half_then_fail(svc, jobid, input):
+        reportProgress(svc, jobid, 0.5)
+        raise TaskError('no')
+    testing.register_task('hf', _FunctionTask(half_then_fail))
+    jobid = service.add('hf')
+    _commit_and_process(service)
+    assert service.getProgress(jobid) == (0.5, None)
+    service.retry(jobid)
+    transaction.commit()
+    tm = service._p_jar.transaction_manager
+    processor.claim(service, tm, 0, 1)
+    assert service.getProgress(jobid) is None
+
+
+def test_slow_jobs_are_claimed_one_at_a_time(service, tasks, monkeypatch):
+    monkeypatch.setattr(processor, 'QUICK_JOB', -1.0)  # every job is slow
+    sizes = []
+    real_claim = processor.claim
+
+    def counting_claim(svc, tm, now, limit, owner=processor.WORKER_ID):
+        sizes.append(limit)
+        return real_claim(svc, tm, now, limit, owner)
+    monkeypatch.setattr(processor, 'claim', counting_claim)
+    for _ in range(3):
+        service.add('echo')
+    _commit_and_process(service)
+    assert sizes == [processor.CLAIM_BATCH, 1]

@@ -283,3 +283,69 @@ def test_next_scheduled_time(service, tasks):
     transaction.commit()
     service.process(0)
     assert service.nextScheduledTime() == 600
+
+
+def test_retry_failed_job(service, tasks, quiet):
+    jobid = service.add('fail', 'x')
+    transaction.commit()
+    service.process(0)
+    assert service.retry(jobid) is True
+    assert service.getStatus(jobid) == QUEUED
+    assert service.getError(jobid) is None
+    transaction.commit()
+    service.process(0)
+    assert service.getStatus(jobid) == ERROR
+
+
+def test_retry_cancelled_job_runs_it(service, tasks):
+    jobid = service.add('counter')
+    service.cancel(jobid)
+    assert service.retry(jobid) is True
+    transaction.commit()
+    service.process(0)
+    assert service.getStatus(jobid) == COMPLETED and tasks == [None]
+
+
+def test_retry_refuses_other_statuses(service, tasks):
+    assert service.retry(service.add('echo')) is False
+
+
+def test_delete_waiting_job(service, tasks):
+    jobid = service.add('counter')
+    assert service.delete(jobid) is True
+    assert jobid not in service.jobs and len(service._queue) == 0
+    assert sum(service.countByStatus().values()) == 0
+    transaction.commit()
+    assert service.process(0) == 0
+
+
+def test_delete_scheduled_cron_job(service, tasks):
+    jobid = service.addCronJob('counter', minute=(1,))
+    transaction.commit()
+    service.process(0)
+    assert service.delete(jobid) is True
+    assert len(service._schedule) == 0
+
+
+def test_delete_refuses_running_job(service, tasks):
+    jobid = service.add('echo')
+    transaction.commit()
+    tm = service._p_jar.transaction_manager
+    from zodbtasks import processor
+    processor.claim(service, tm, 0, 1)
+    assert service.delete(jobid) is False
+
+
+def test_oldest_waiting(service, tasks, monkeypatch):
+    assert service.oldestWaiting(now=100) is None
+    monkeypatch.setattr(service_module.clock, 'now', lambda: 40.0)
+    service.add('echo')
+    assert service.oldestWaiting(now=100) == pytest.approx(60.0)
+
+
+def test_oldest_waiting_counts_overdue_scheduled_jobs(service, tasks):
+    service.addCronJob('echo', minute=(1,))
+    transaction.commit()
+    service.process(0)   # scheduled for 60
+    assert service.oldestWaiting(now=30) is None
+    assert service.oldestWaiting(now=90) == 30

@@ -117,11 +117,6 @@ class IJob(zope.interface.Interface):
     owner = zope.schema.TextLine(
         title='Owner', description='Id of the worker running it, or None.',
         required=False)
-    progress = zope.schema.Float(
-        title='Progress', description='0.0 to 1.0 as reported by the task, '
-        'or None when the task does not report progress.', required=False)
-    progressMessage = zope.schema.TextLine(
-        title='Progress message', required=False)
 
 
 class ICronJob(IJob):
@@ -230,6 +225,47 @@ class ITaskService(IContained):
     def getError(jobid):
         """The message of the job's last failure, or None."""
 
+    def getProgress(jobid):
+        """``(fraction, message)`` last reported by the job's task with
+        ``zodbtasks.task.reportProgress`` during its current or last run,
+        or None."""
+
+    def retry(jobid):
+        """Queue a failed or cancelled job again (its error is cleared);
+        return whether it was queued."""
+
+    def delete(jobid):
+        """Remove a job that is not running (cancelling it first if it
+        waits); return whether it was removed."""
+
+    def countByStatus():
+        """A dict status -> number of jobs, for every status (no job is
+        loaded)."""
+
+    def countByTask():
+        """A dict task name -> number of jobs."""
+
+    def jobIdsByStatus(status):
+        """The ids of the jobs having ``status``, oldest first, as a lazy
+        sequence (iterating and slicing load only what they use)."""
+
+    def queryJobs(status=None, task=None, sortOn='id', reverse=True,
+                  start=0, size=50):
+        """``(total, jobs)``: how many jobs match ``status`` and ``task``
+        (None: any), and the page ``start:start+size`` of them sorted on
+        ``sortOn`` ('id' (creation), 'task', 'status', 'started' or
+        'completed'; jobs without that time come after the others), newest
+        or greatest first when ``reverse``.  Loads only the page's jobs.
+        ValueError for another ``sortOn``."""
+
+    def finishedPerMinute(now=None, minutes=60):
+        """How many jobs finished in each of the last ``minutes`` minutes
+        before ``now``, oldest minute first."""
+
+    def oldestWaiting(now=None):
+        """Seconds the oldest waiting job (queued, or scheduled and due)
+        has waited at ``now``, or None when nothing waits."""
+
     def clean(status=FINISHED):
         """Remove the jobs having one of the statuses, in bounded
         transactions of its own (see PendingChangesError); return how many
@@ -308,6 +344,9 @@ class IJobDispatch(zope.interface.Interface):
         its error message and traceback.  A cron job is rescheduled from
         ``now``; other jobs become ``completed`` or ``error``.  Returns
         False (and changes nothing) when the job is not processing."""
+
+    def setProgress(jobid, fraction, message=None):
+        """Record the progress of a running job (see reportProgress)."""
 
     def releaseJob(jobid):
         """Give a claimed job that did not run back to the queue (or the

@@ -40,8 +40,11 @@ WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
                             random.getrandbits(24))
 #: Transactions tried per job and per claim before giving up on conflicts.
 CONFLICT_ATTEMPTS = 5
-#: Jobs claimed per claim transaction.
+#: Jobs claimed per claim transaction while jobs are quick.
 CLAIM_BATCH = 10
+#: Jobs taking longer than this (seconds) are claimed one at a time, so a
+#: claimed job never waits long behind others (and other workers get them).
+QUICK_JOB = 0.05
 #: First back-off after a conflict (seconds); doubles, with jitter.
 BACK_OFF = 0.01
 
@@ -119,8 +122,6 @@ def _execute(service, tm, jobid, now, owner):
             or job.owner != owner:
         return  # deleted, or taken over by a sweeper
     task = service.getTask(job.task)
-    job.started = now if now is not None else clock.now()
-    job.progress = job.progressMessage = None
     txn = tm.get()
     with zope.component.hooks.site(service.getSite()):
         output = task(service, jobid, job.input)
@@ -159,18 +160,23 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
         check_no_pending_changes(service)
         tm = transaction_manager_of(service)
     done = 0
+    size = batch
     while limit is None or done < limit:
-        size = batch if limit is None else min(batch, limit - done)
+        if limit is not None:
+            size = min(size, limit - done)
         jobids = claim(service, tm, now if now is not None else clock.now(),
                        size, owner)
         if not jobids:
             break
+        began = time.perf_counter()
         for index, jobid in enumerate(jobids):
             if stop is not None and stop.is_set():
                 release(service, tm, jobids[index:])
                 return done
             run_job(service, tm, jobid, now, owner)
             done += 1
+        quick = time.perf_counter() - began <= QUICK_JOB * len(jobids)
+        size = batch if quick else 1
     return done
 
 
@@ -263,7 +269,6 @@ class Processor(threading.Thread):
         connection = self.db.open(transaction_manager=self.tm)
         try:
             self.service = connection.get(self.serviceOid)
-            logger.info('processor %s started', self.name)
             while not self.stopping:
                 self._wake_event.clear()
                 self._iterate()
@@ -311,6 +316,7 @@ def start(service):
         _registry[_key(service)] = processor
         _alive.add(processor)
         processor.start()
+    logger.info('processor %s started', processor.name)
     return processor
 
 

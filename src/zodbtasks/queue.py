@@ -105,6 +105,11 @@ class BTreeQueue(persistent.Persistent):
                 break
             yield key
 
+    def enqueuedAt(self, index=0):
+        """When the entry at ``index`` was put (epoch seconds, from its
+        order key)."""
+        return (self._key_at(index) >> RANDOM_BITS) / 1000.0
+
     def _key_at(self, index):
         if not self:
             raise IndexError('pull from an empty queue')

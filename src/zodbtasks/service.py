@@ -10,17 +10,15 @@ service object itself, so concurrent writers rarely conflict):
   no processor has scheduled yet.
 - ``_schedule``: OOBTree (time, id) -> id of scheduled cron and delayed
   jobs; due jobs are a key range, rescheduling and cancelling are lookups.
-- ``_by_status``: status -> LLTreeSet of ids, with a ``Length`` per status
-  for counts: filtering, counting and cleaning never scan all jobs.  Like
-  the queue, each set keeps a sentinel key 0 so that removing the oldest
-  id (a claim) and adding a new one (an add) merge instead of conflicting
-  (see ``zodbtasks.queue``).
+- ``_index``: a JobIndex (ids by status, by task, by start and finish
+  time): filtering, counting, sorting and cleaning never scan all jobs.
+- ``_progress``: LOBTree id -> (fraction, message) reported by running
+  tasks in transactions of their own (kept off the job object so that a
+  progress report never conflicts with the job's own transaction).
 """
 import persistent
 import zope.component
 import zope.interface
-from BTrees.Length import Length
-from BTrees.LLBTree import LLTreeSet
 from BTrees.LOBTree import LOBTree
 from BTrees.OOBTree import OOBTree
 from zope.component.interfaces import ISite
@@ -41,7 +39,7 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.job import check_picklable
-from zodbtasks.queue import SENTINEL
+from zodbtasks.index import JobIndex
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.queue import time_ordered_key
 
@@ -64,9 +62,8 @@ class TaskService(Contained, persistent.Persistent):
         self.jobs = LOBTree()
         self._queue = BTreeQueue()
         self._schedule = OOBTree()
-        self._by_status = {status: LLTreeSet((SENTINEL,))
-                           for status in interfaces.STATUSES}
-        self._counts = {status: Length() for status in interfaces.STATUSES}
+        self._index = JobIndex()
+        self._progress = LOBTree()
 
     def __repr__(self):
         return '<%s %s>' % (self.__class__.__name__, '/'.join(self.path))
@@ -190,6 +187,27 @@ class TaskService(Contained, persistent.Persistent):
             self._enqueue(job)
         return True
 
+    def retry(self, jobid):
+        """See ITaskService."""
+        job = self.jobs[jobid]
+        if job.status not in (ERROR, CANCELLED):
+            return False
+        job.clearOutcome()
+        job.attempts = 0
+        self._set_status(job, QUEUED)
+        self._enqueue(job)
+        return True
+
+    def delete(self, jobid):
+        """See ITaskService."""
+        job = self.jobs[jobid]
+        if job.status == PROCESSING:
+            return False
+        self._unqueue(job)
+        self._unschedule(job)
+        self._remove(job)
+        return True
+
     # -- reading jobs ----------------------------------------------------
 
     def getStatus(self, jobid):
@@ -204,14 +222,48 @@ class TaskService(Contained, persistent.Persistent):
         """See ITaskService."""
         return self.jobs[jobid].error
 
+    def getProgress(self, jobid):
+        """See ITaskService."""
+        return self._progress.get(jobid)
+
     def countByStatus(self):
-        """A dict status -> number of jobs having it."""
-        return {status: length() for status, length in self._counts.items()}
+        """See ITaskService."""
+        return self._index.count_by_status()
+
+    def countByTask(self):
+        """See ITaskService."""
+        return self._index.count_by_task()
 
     def jobIdsByStatus(self, status):
-        """The ids of the jobs having ``status``, oldest first (a lazy
-        BTrees sequence: iterating and slicing load only what they use)."""
-        return self._by_status[status].keys(min=SENTINEL + 1)
+        """See ITaskService."""
+        return self._index.ids_by_status(status)
+
+    def queryJobs(self, status=None, task=None, sortOn='id', reverse=True,
+                  start=0, size=50):
+        """See ITaskService."""
+        total, ids = self._index.query(self.jobs, status, task, sortOn,
+                                       reverse, start, size)
+        return total, [self.jobs[jobid] for jobid in ids]
+
+    def finishedPerMinute(self, now=None, minutes=60):
+        """See ITaskService."""
+        now = clock.now() if now is None else now
+        return self._index.finished_per_minute(now, minutes)
+
+    def oldestWaiting(self, now=None):
+        """See ITaskService."""
+        now = clock.now() if now is None else now
+        since = []
+        if self._queue:
+            since.append(self._queue.enqueuedAt(0))
+        due = self.nextScheduledTime()
+        if due is not None and due <= now:
+            since.append(due)
+        return now - min(since) if since else None
+
+    def setProgress(self, jobid, fraction, message=None):
+        """See IJobDispatch."""
+        self._progress[jobid] = (fraction, message)
 
     def nextScheduledTime(self):
         """See IJobDispatch."""
@@ -250,8 +302,7 @@ class TaskService(Contained, persistent.Persistent):
     def _remove_some(self, statuses, limit=BATCH_SIZE):
         done = 0
         for jobid in self._first_ids(statuses, limit):
-            job = self.jobs.pop(jobid)
-            self._unindex(job.status, jobid)
+            self._remove(self.jobs[jobid])
             done += 1
         return done
 
@@ -311,6 +362,8 @@ class TaskService(Contained, persistent.Persistent):
         job = self.jobs.get(jobid)
         if job is None or job.status != PROCESSING:
             return False
+        self._index.set_time(self._index.completed, jobid, job.completed,
+                             now)
         job.completed = now
         job.owner = None
         job.output = output if error is None else None
@@ -357,28 +410,26 @@ class TaskService(Contained, persistent.Persistent):
 
     def _insert(self, job):
         self.jobs[job.id] = job
-        self._by_status[job.status].add(job.id)
-        self._counts[job.status].change(1)
+        self._index.add(job)
 
-    def _unindex(self, status, jobid):
-        ids = self._by_status[status]
-        if jobid in ids:
-            ids.remove(jobid)
-            self._counts[status].change(-1)
+    def _remove(self, job):
+        del self.jobs[job.id]
+        self._index.remove(job)
+        self._progress.pop(job.id, None)
 
     def _set_status(self, job, status):
-        if job.status == status:
-            return
-        self._unindex(job.status, job.id)
-        self._by_status[status].add(job.id)
-        self._counts[status].change(1)
-        job.status = status
+        if job.status != status:
+            self._index.move(job.id, job.status, status)
+            job.status = status
 
     def _claim(self, job, now, owner):
         self._set_status(job, PROCESSING)
         job.owner = owner
         job.attempts += 1
+        self._index.set_time(self._index.started, job.id, job.started, now)
         job.started = now
+        if job.id in self._progress:
+            del self._progress[job.id]
 
     def _enqueue(self, job, now=None):
         job.queueKey = self._queue.put(job.id, now=now)

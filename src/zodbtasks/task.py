@@ -1,8 +1,15 @@
 """Tasks: ``SimpleTask`` wraps a function; ``TaskError`` is what a task
-raises for an expected failure."""
+raises for an expected failure; ``reportProgress`` tells operators how far
+a running task got."""
+import logging
+
+import transaction
 import zope.interface
+from transaction.interfaces import TransientError
 
 from zodbtasks import interfaces
+
+logger = logging.getLogger(__name__)
 
 
 class TaskError(Exception):
@@ -23,3 +30,32 @@ class SimpleTask:
 
     def __call__(self, service, jobid, input):
         return self.func(input)
+
+
+def reportProgress(service, jobid, fraction, message=None):
+    """Record that job ``jobid`` of ``service`` is ``fraction`` (0.0 to 1.0)
+    done, with an optional short message, for the operators' UI.
+
+    Call it from a running task.  The report commits at once in a
+    transaction of its own (a connection of its own with its own
+    transaction manager), so it is visible while the job still runs and
+    never conflicts with the job's transaction.  A report that conflicts
+    with another is dropped (a later one replaces it anyway).
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError('progress must be between 0.0 and 1.0, not %r'
+                         % (fraction,))
+    progress = (float(fraction), None if message is None else str(message))
+    jar = service._p_jar
+    if jar is None:
+        service.setProgress(jobid, *progress)
+        return
+    tm = transaction.TransactionManager()
+    connection = jar.db().open(transaction_manager=tm)
+    try:
+        with tm:
+            connection.get(service._p_oid).setProgress(jobid, *progress)
+    except TransientError:
+        logger.debug('progress report of job %s dropped (conflict)', jobid)
+    finally:
+        connection.close()

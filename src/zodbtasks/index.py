@@ -1,0 +1,188 @@
+"""JobIndex: the ids of a service's jobs by status, by task and by time,
+so that listing, counting, filtering and sorting never load every job.
+
+- ``by_status`` and ``by_task``: value -> LLTreeSet of ids, each with a
+  ``Length`` counter (``len`` of a BTrees set walks all its buckets).
+  Every set keeps the sentinel id 0 (see ``zodbtasks.queue``): removing
+  the oldest id and adding a new one then merge instead of conflicting.
+- ``started`` and ``completed``: OOTreeSet of (time, id) pairs, so that
+  sorting by time and counting what finished per minute are range scans.
+
+Design note: one writer per job changes a handful of buckets (its status
+sets, its time entries); none of these is the service object, and adds
+go to the last bucket of each tree, which BTrees' conflict resolution
+merges.  A catalog (zope.catalog) was rejected: it indexes through
+intids and events, costs several times the writes per job, and its text
+and field indexes are not needed here.
+"""
+import itertools
+
+import persistent
+from BTrees.Length import Length
+from BTrees.LLBTree import LLTreeSet
+from BTrees.LLBTree import intersection
+from BTrees.OOBTree import OOBTree
+from BTrees.OOBTree import OOTreeSet
+
+from zodbtasks import interfaces
+from zodbtasks.queue import SENTINEL
+
+MAX_ID = 2 ** 63 - 1
+#: Columns the job listing can be sorted on.
+SORT_KEYS = ('id', 'task', 'status', 'started', 'completed')
+
+
+class _Groups(persistent.Persistent):
+    """value -> LLTreeSet of ids, with a Length per value."""
+
+    def __init__(self, values=()):
+        self.sets = OOBTree()
+        self.counts = OOBTree()
+        for value in values:
+            self._group(value)
+
+    def _group(self, value):
+        ids = self.sets.get(value)
+        if ids is None:
+            ids = self.sets[value] = LLTreeSet((SENTINEL,))
+            self.counts[value] = Length()
+        return ids
+
+    def add(self, value, jobid):
+        if self._group(value).add(jobid):
+            self.counts[value].change(1)
+
+    def remove(self, value, jobid):
+        ids = self.sets.get(value)
+        if ids is not None and jobid in ids:
+            ids.remove(jobid)
+            self.counts[value].change(-1)
+
+    def ids(self, value):
+        ids = self.sets.get(value)
+        return () if ids is None else ids.keys(min=SENTINEL + 1)
+
+    def count(self, value):
+        length = self.counts.get(value)
+        return 0 if length is None else length()
+
+    def values(self):
+        return list(self.sets.keys())
+
+
+class JobIndex(persistent.Persistent):
+    """See the module docstring."""
+
+    def __init__(self):
+        self.by_status = _Groups(interfaces.STATUSES)
+        self.by_task = _Groups()
+        self.started = OOTreeSet()
+        self.completed = OOTreeSet()
+
+    # -- keeping it in step ---------------------------------------------------
+
+    def add(self, job):
+        self.by_status.add(job.status, job.id)
+        self.by_task.add(job.task, job.id)
+
+    def remove(self, job):
+        self.by_status.remove(job.status, job.id)
+        self.by_task.remove(job.task, job.id)
+        self.set_time(self.started, job.id, job.started, None)
+        self.set_time(self.completed, job.id, job.completed, None)
+
+    def move(self, jobid, old_status, new_status):
+        self.by_status.remove(old_status, jobid)
+        self.by_status.add(new_status, jobid)
+
+    @staticmethod
+    def set_time(tree, jobid, old, new):
+        if old is not None and (old, jobid) in tree:
+            tree.remove((old, jobid))
+        if new is not None:
+            tree.add((new, jobid))
+
+    # -- reading ----------------------------------------------------------
+
+    def count_by_status(self):
+        return {status: self.by_status.count(status)
+                for status in interfaces.STATUSES}
+
+    def count_by_task(self):
+        return {task: self.by_task.count(task)
+                for task in self.by_task.values()}
+
+    def ids_by_status(self, status):
+        return self.by_status.ids(status)
+
+    def query(self, jobs, status=None, task=None, sort_on='id',
+              reverse=True, start=0, size=50):
+        """(total, ids of one page) of the jobs matching ``status`` and
+        ``task`` (None: any), sorted on ``sort_on`` (one of SORT_KEYS)."""
+        if sort_on not in SORT_KEYS:
+            raise ValueError('cannot sort jobs on %r; sort on one of %s'
+                             % (sort_on, ', '.join(SORT_KEYS)))
+        candidates, total = self._filter(status, task)
+        ordered = self._ordered(jobs, candidates, sort_on, reverse)
+        return total, list(itertools.islice(ordered, start, start + size))
+
+    def finished_per_minute(self, now, minutes=60):
+        """Jobs finished in each of the last ``minutes`` minutes before
+        ``now``, oldest minute first."""
+        counts = [0] * minutes
+        since = now - 60 * minutes
+        for when, _ in self.completed.keys(min=(since, 0),
+                                           max=(now, MAX_ID)):
+            slot = int((when - since) // 60)
+            counts[min(slot, minutes - 1)] += 1
+        return counts
+
+    def _filter(self, status, task):
+        """(set of matching ids or None for all, how many match)."""
+        if status is None and task is None:
+            return None, sum(self.count_by_status().values())
+        empty = LLTreeSet()
+        if task is None:
+            return self.by_status.sets.get(status, empty), \
+                self.by_status.count(status)
+        if status is None:
+            return self.by_task.sets.get(task, empty), \
+                self.by_task.count(task)
+        both = intersection(self.by_status.sets.get(status, empty),
+                            self.by_task.sets.get(task, empty))
+        return both, max(len(both) - 1, 0)  # less the sentinel
+
+    def _ordered(self, jobs, candidates, sort_on, reverse):
+        if sort_on == 'id':
+            ids = jobs.keys() if candidates is None \
+                else candidates.keys(min=SENTINEL + 1)
+            return reversed(ids) if reverse else iter(ids)
+        if sort_on in ('status', 'task'):
+            groups = self.by_status if sort_on == 'status' else self.by_task
+            return self._by_groups(groups, candidates, reverse)
+        return self._by_time(jobs, getattr(self, sort_on), candidates,
+                             reverse)
+
+    @staticmethod
+    def _by_groups(groups, candidates, reverse):
+        for value in sorted(groups.values(), reverse=reverse):
+            ids = groups.ids(value)
+            for jobid in (reversed(ids) if reverse else ids):
+                if candidates is None or jobid in candidates:
+                    yield jobid
+
+    @staticmethod
+    def _by_time(jobs, tree, candidates, reverse):
+        """Jobs having the time first (in time order), then the others in
+        id order."""
+        timed = set()
+        keys = reversed(tree.keys()) if reverse else iter(tree.keys())
+        for _, jobid in keys:
+            if candidates is None or jobid in candidates:
+                timed.add(jobid)
+                yield jobid
+        rest = jobs.keys() if candidates is None \
+            else candidates.keys(min=SENTINEL + 1)
+        for jobid in (reversed(rest) if reverse else rest):
+            if jobid not in timed:
+                yield jobid
