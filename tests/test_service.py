@@ -349,3 +349,37 @@ def test_oldest_waiting_counts_overdue_scheduled_jobs(service, tasks):
     service.process(0)   # scheduled for 60
     assert service.oldestWaiting(now=30) is None
     assert service.oldestWaiting(now=90) == 30
+
+
+def test_updateCronJob_changes_task_input_and_schedule(service, tasks):
+    jobid = service.addCronJob('echo', 'old', minute=(10,))
+    transaction.commit()
+    service.process(0)
+    service.updateCronJob(jobid, 'counter', 'new', hour=(2,))
+    transaction.commit()
+    assert service.countByTask() == {'echo': 0, 'counter': 1}
+    assert service.process(600) == 0
+    assert service.process(7200) == 1 and tasks == ['new']
+
+
+def test_updateCronJob_to_delay_makes_it_delayed(service, tasks):
+    jobid = service.addCronJob('echo', minute=(10,))
+    service.updateCronJob(jobid, 'echo', delay=5)
+    assert service.getStatus(jobid) == DELAYED
+
+
+def test_invalid_updateCronJob_changes_nothing(service, tasks):
+    jobid = service.addCronJob('echo', 'old', minute=(10,))
+    for kwargs in ({'task': 'nosuch'}, {'task': 'echo', 'minute': (99,)},
+                   {'task': 'echo', 'input': threading.Lock(),
+                    'minute': (1,)}):
+        with pytest.raises((interfaces.UnknownTaskError, ValueError,
+                            TypeError)):
+            service.updateCronJob(jobid, **kwargs)
+    job = service.jobs[jobid]
+    assert (job.task, job.input, job.minute) == ('echo', 'old', (10,))
+
+
+def test_updateCronJob_refuses_plain_and_finished_jobs(service, tasks):
+    with pytest.raises(ValueError, match='cron'):
+        service.updateCronJob(service.add('echo'), 'echo', minute=(1,))

@@ -164,6 +164,7 @@ def test_zcml_subscribes_to_database_opened(db, sites):
     zope.configuration.xmlconfig.string('''
         <configure xmlns="http://namespaces.zope.org/zope">
           <include package="zope.component" file="meta.zcml" />
+          <include package="zope.security" file="meta.zcml" />
           <include package="zodbtasks" />
         </configure>''')
     _configure('site1@mail')

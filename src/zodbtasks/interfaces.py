@@ -199,6 +199,17 @@ class ITaskService(IContained):
         the job.  Raises UnknownTaskError and InputError as ``add`` does.
         """
 
+    def updateCronJob(jobid, task, input=None, minute=(), hour=(),
+                      dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
+                      cron=None, timezone=None):
+        """Change a waiting (or running) cron or delayed job's task, input
+        and schedule, and reschedule it.
+
+        Everything is validated first (UnknownTaskError, InputError,
+        ScheduleError) and nothing changes when something is invalid.
+        ValueError for a job that is not a waiting or running cron job.
+        """
+
     def startJob(jobid):
         """Queue a ``startlater`` job; return whether it was queued."""
 

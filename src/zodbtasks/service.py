@@ -153,6 +153,28 @@ class TaskService(Contained, persistent.Persistent):
         self._enqueue(job, now)
         return job.id
 
+    def updateCronJob(self, jobid, task, input=None, minute=(), hour=(),
+                      dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
+                      cron=None, timezone=None):
+        """See ITaskService."""
+        job = self.jobs[jobid]
+        if not isinstance(job, CronJob) \
+                or job.status not in (CRONJOB, DELAYED, PROCESSING):
+            raise ValueError('job %s is %s; only waiting or running cron '
+                             'jobs can be changed' % (jobid, job.status))
+        self._check_new_job(task, input)
+        job.update(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
+                   month=month, dayOfWeek=dayOfWeek, delay=delay, cron=cron,
+                   timezone=timezone)
+        if task != job.task:
+            self._index.by_task.remove(job.task, jobid)
+            self._index.by_task.add(task, jobid)
+            job.task = task
+        job.input = input
+        if job.status != PROCESSING:
+            self._set_status(job, DELAYED if job.isDelayed else CRONJOB)
+            self.reschedule(jobid)
+
     def startJob(self, jobid):
         """See ITaskService."""
         job = self.jobs[jobid]

@@ -1,0 +1,1 @@
+"""ZMI views of task services (Rotterdam skin)."""

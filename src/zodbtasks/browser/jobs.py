@@ -1,0 +1,218 @@
+"""The Jobs tab: list, sort, filter and page jobs, and act on them."""
+import urllib.parse
+
+import zope.component
+from zope.publisher.browser import BrowserView
+from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
+from zope.security import checkPermission
+from zope.security.proxy import removeSecurityProxy
+from zope.traversing.browser.absoluteurl import absoluteURL
+
+from zodbtasks import interfaces
+from zodbtasks.browser import csrf
+from zodbtasks.browser import format
+from zodbtasks.browser.traversal import located_job
+from zodbtasks.index import SORT_KEYS
+
+DEFAULT_SIZE = 50
+MAX_SIZE = 500
+COLUMNS = (('id', 'Id'), ('task', 'Task'), ('status', 'Status'),
+           ('created', 'Created'), ('started', 'Started'),
+           ('completed', 'Finished'))
+
+
+class ServiceView(BrowserView):
+    """What every view of a task service needs."""
+
+    message = None
+    error = None
+    style_macros = ViewPageTemplateFile('templates/style.pt')
+
+    @property
+    def service(self):
+        return removeSecurityProxy(self.context)
+
+    @property
+    def url(self):
+        return absoluteURL(self.context, self.request)
+
+    def csrf_token(self):
+        return csrf.token(self.context, self.request)
+
+    def csrf_field(self):
+        return csrf.FIELD
+
+    def processing(self):
+        return self.service.isProcessing()
+
+    def may_manage(self):
+        return checkPermission('zodbtasks.ManageJobs', self.context)
+
+    def refuse(self, status, message):
+        self.request.response.setStatus(status)
+        self.error = message
+
+    def check_post(self):
+        """Whether a POST may act: CSRF token and permission checked."""
+        try:
+            csrf.check(self.context, self.request)
+        except csrf.CSRFError as exc:
+            self.refuse(403, str(exc))
+            return False
+        if not self.may_manage():
+            self.refuse(403, 'You may view jobs but not manage them.')
+            return False
+        return True
+
+
+class JobsView(ServiceView):
+    """@@jobs.html"""
+
+    template = ViewPageTemplateFile('templates/jobs.pt')
+    columns = [{'key': key, 'label': label} for key, label in COLUMNS]
+    statuses = interfaces.STATUSES
+    finished = interfaces.FINISHED
+
+    def __call__(self):
+        if self.request.method == 'POST' and self.check_post():
+            self.message = self.act()
+        return self.template()
+
+    # -- actions ---------------------------------------------------------
+
+    def selected(self):
+        ids = self.request.form.get('ids', [])
+        ids = [ids] if isinstance(ids, str) else ids
+        return [int(i) for i in ids if str(i).isdigit()
+                and int(i) in self.service.jobs]
+
+    def act(self):
+        form, service = self.request.form, self.service
+        if 'start' in form:
+            service.startProcessing()
+            return 'Processing started in this process.'
+        if 'stop' in form:
+            service.stopProcessing()
+            return 'Processing stops after the current job.'
+        for action, method, done in (('cancel', service.cancel, 'cancelled'),
+                                     ('retry', service.retry, 'queued again'),
+                                     ('delete', service.delete, 'deleted')):
+            if action in form:
+                ids = self.selected()
+                count = sum(1 for jobid in ids if method(jobid))
+                return '%d of %d selected jobs %s.' % (count, len(ids), done)
+        if 'cancelAll' in form:
+            return '%d jobs cancelled.' % service.cancelAll()
+        if 'clean' in form:
+            return self.clean()
+        return None
+
+    def clean(self):
+        statuses = self.request.form.get('clean_status', [])
+        statuses = [statuses] if isinstance(statuses, str) else statuses
+        statuses = [s for s in statuses if s in interfaces.FINISHED]
+        if not statuses:
+            self.error = 'Choose which finished jobs to clean.'
+            return None
+        return '%d finished jobs removed (%s).' % (
+            self.service.clean(statuses), ', '.join(statuses))
+
+    # -- listing ---------------------------------------------------------
+
+    def params(self):
+        form = self.request.form
+        sort = form.get('sort', 'id')
+        status = form.get('status') or None
+        task = form.get('task') or None
+        return {
+            'sort': sort if sort in SORT_KEYS else 'id',
+            'order': 'asc' if form.get('order') == 'asc' else 'desc',
+            'status': status if status in interfaces.STATUSES else None,
+            'task': task,
+            'start': max(_int(form.get('start'), 0), 0),
+            'size': min(max(_int(form.get('size'), DEFAULT_SIZE), 1),
+                        MAX_SIZE),
+        }
+
+    def query(self):
+        if not hasattr(self, '_query'):
+            p = self.params()
+            self._query = self.service.queryJobs(
+                status=p['status'], task=p['task'], sortOn=p['sort'],
+                reverse=p['order'] == 'desc', start=p['start'],
+                size=p['size'])
+        return self._query
+
+    def total(self):
+        return self.query()[0]
+
+    def rows(self):
+        return [self.row(job) for job in self.query()[1]]
+
+    def row(self, job):
+        progress = self.service.getProgress(job.id) \
+            if job.status == interfaces.PROCESSING else None
+        return {
+            'id': job.id,
+            'url': '%s/%d' % (self.url, job.id),
+            'task': job.task,
+            'status': job.status,
+            'created': format.when(job.created),
+            'started': format.when(job.started),
+            'completed': format.when(job.completed),
+            'duration': format.duration(job),
+            'input': format.short(job.input),
+            'error': format.short(job.error),
+            'progress': progress,
+            'detail': self.detail(job),
+        }
+
+    def detail(self, job):
+        """The output of the view named ``<task>_detail`` for the job, if
+        the application registered one (it must escape what it shows)."""
+        view = zope.component.queryMultiAdapter(
+            (located_job(self.context, job), self.request),
+            name='%s_detail' % job.task)
+        return view() if view is not None else None
+
+    def tasks(self):
+        return sorted(self.service.countByTask())
+
+    def link(self, **changes):
+        p = self.params()
+        p.update(changes)
+        query = {k: v for k, v in p.items()
+                 if v is not None and not (k == 'start' and v == 0)
+                 and not (k == 'size' and v == DEFAULT_SIZE)}
+        return '%s/@@jobs.html?%s' % (self.url, urllib.parse.urlencode(query))
+
+    def sort_link(self, key):
+        p = self.params()
+        key = 'id' if key == 'created' else key
+        order = 'asc' if p['sort'] == key and p['order'] == 'desc' else 'desc'
+        return self.link(sort=key, order=order, start=0)
+
+    def sort_mark(self, key):
+        p = self.params()
+        key = 'id' if key == 'created' else key
+        if p['sort'] != key:
+            return ''
+        return ' ▼' if p['order'] == 'desc' else ' ▲'
+
+    def batch(self):
+        p, total = self.params(), self.total()
+        first = p['start'] + 1 if total else 0
+        last = min(p['start'] + p['size'], total)
+        prev_start = max(p['start'] - p['size'], 0)
+        return {
+            'first': first, 'last': last, 'total': total,
+            'previous': self.link(start=prev_start) if p['start'] else None,
+            'next': self.link(start=last) if last < total else None,
+        }
+
+
+def _int(text, default):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
