@@ -3,6 +3,7 @@ import pytest
 import transaction
 
 from zodbtasks import service as service_module
+from zodbtasks import testing
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import QUEUED
@@ -119,3 +120,46 @@ def test_clean_empties_time_index(service, mixed):
     service.clean()
     assert service.finishedPerMinute(now=60) == [0] * 60
     assert service.queryJobs(sortOn='completed')[0] == 2
+
+
+def _cold_service(service):
+    conn, tm, svc = testing.open_service(service._p_jar.db(),
+                                         service._p_oid)
+    conn.getTransferCounts(True)
+    return conn, svc
+
+
+@pytest.mark.parametrize('query', [
+    {}, {'status': QUEUED}, {'task': 'echo'}, {'sortOn': 'task'},
+    {'sortOn': 'status', 'reverse': False}, {'sortOn': 'completed'},
+])
+def test_first_page_loads_only_a_page_of_jobs(service, tasks, query):
+    for start in range(0, 3000, 1000):
+        for _ in range(1000):
+            service.add('echo')
+        transaction.commit()
+    conn, svc = _cold_service(service)
+    total, jobs = svc.queryJobs(size=20, **query)
+    loads, _ = conn.getTransferCounts()
+    assert total == 3000 and len(jobs) == 20
+    assert loads < 80   # 20 jobs and a few buckets, not 3000 jobs
+    conn.close()
+
+
+def test_descending_over_ints_with_low_bound():
+    from BTrees.LLBTree import LLTreeSet
+    from zodbtasks.index import descending
+    assert list(descending(LLTreeSet([0, 3, 7, 9]), low=1)) == [9, 7, 3]
+
+
+def test_descending_over_time_id_pairs():
+    from BTrees.OOBTree import OOTreeSet
+    from zodbtasks.index import descending
+    keys = [(1.5, 2), (1.5, 9), (3.0, 1)]
+    assert list(descending(OOTreeSet(keys))) == list(reversed(keys))
+
+
+def test_descending_over_empty_tree():
+    from BTrees.LOBTree import LOBTree
+    from zodbtasks.index import descending
+    assert list(descending(LOBTree())) == []
