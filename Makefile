@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,22 @@ $(STAMP): $(BIN)/python setup.py
 venv: $(STAMP)
 
 run: venv
-	$(BIN)/python -m zodbtasks.demo var
+	$(BIN)/zodbtasks-server --config var/zope.conf
 
-test: venv
+# Debian packages the browser test needs (Chromium and its driver); as
+# root with apt-get only: elsewhere the browser test says it is skipped.
+system-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; \
+	then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null \
+	  || echo 'Could not install chromium: the browser test is skipped.'; \
+	else \
+	  echo 'Install chromium and chromium-driver for the browser test.'; \
+	fi
+
+test: venv system-deps
 	$(BIN)/python -m pytest
 
 bench: venv

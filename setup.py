@@ -1,7 +1,7 @@
 """Setup for zodbtasks."""
 import os
 
-from setuptools import find_packages
+from setuptools import find_namespace_packages
 from setuptools import setup
 
 
@@ -11,15 +11,25 @@ def read(*parts):
 
 
 TESTS_REQUIRE = [
+    'beautifulsoup4',
     'hypothesis',
     'pytest',
     'pytest-timeout',
+    'selenium',
+    'WebTest',
+    'zope.testbrowser',
     'zope.testing',
 ]
 
 APP_REQUIRE = [
     'waitress',
+    'zope.app.rotterdam',
     'zope.app.wsgi',
+    'zope.app.zcmlfiles',
+    'zope.login',
+    'zope.password',
+    'zope.principalregistry',
+    'zope.securitypolicy',
 ]
 
 setup(
@@ -40,8 +50,11 @@ setup(
     ],
     python_requires='>=3.11',
     package_dir={'': 'src'},
-    packages=find_packages('src'),
+    # Namespace packages too: data folders such as browser/templates are
+    # then packages whose files package_data names.
+    packages=find_namespace_packages('src', include=['zodbtasks*']),
     include_package_data=True,
+    package_data={'': ['*.zcml', '*.pt', '*.rst', '*.css', '*.js', '*.png']},
     zip_safe=False,
     install_requires=[
         'BTrees',
@@ -63,5 +76,10 @@ setup(
     extras_require={
         'test': TESTS_REQUIRE,
         'app': APP_REQUIRE,
+    },
+    entry_points={
+        'console_scripts': [
+            'zodbtasks-server = zodbtasks.app.server:main',
+        ],
     },
 )

@@ -1,11 +1,11 @@
 """JobIndex: the ids of a service's jobs by status, by task and by time,
 so that listing, counting, filtering and sorting never load every job.
 
-- ``by_status`` and ``by_task``: value -> LLTreeSet of ids, each with a
-  ``Length`` counter (``len`` of a BTrees set walks all its buckets).
-  Every set keeps the sentinel id 0 (see ``zodbtasks.queue``): removing
+- ``by_status`` and ``by_task``: value -> IdSet of ids, with their counts
+  in one ``Counts`` object (``len`` of a BTrees set walks all its buckets).
+  Small sets keep the sentinel id 0 (see ``zodbtasks.trees``): removing
   the oldest id and adding a new one then merge instead of conflicting.
-- ``started`` and ``completed``: OOTreeSet of (time, id) pairs, so that
+- ``started`` and ``completed``: TimeSets of (time, id) pairs, so that
   sorting by time and counting what finished per minute are range scans.
 
 Design note: one writer per job changes a handful of buckets (its status
@@ -18,14 +18,16 @@ and field indexes are not needed here.
 import itertools
 
 import persistent
-from BTrees.Length import Length
 from BTrees.LLBTree import LLTreeSet
 from BTrees.LLBTree import intersection
 from BTrees.OOBTree import OOBTree
-from BTrees.OOBTree import OOTreeSet
 
 from zodbtasks import interfaces
-from zodbtasks.queue import SENTINEL
+from zodbtasks.trees import SENTINEL
+from zodbtasks.trees import Counts
+from zodbtasks.trees import IdSet
+from zodbtasks.trees import TimeSet
+from zodbtasks.trees import tune_sentinel
 
 MAX_ID = 2 ** 63 - 1
 #: Columns the job listing can be sorted on.
@@ -59,30 +61,34 @@ def ascending(tree, low=None):
 
 
 class _Groups(persistent.Persistent):
-    """value -> LLTreeSet of ids, with a Length per value."""
+    """value -> IdSet of ids, with their counts in one Counts object."""
 
     def __init__(self, values=()):
         self.sets = OOBTree()
-        self.counts = OOBTree()
+        self.counts = Counts(values)
         for value in values:
             self._group(value)
 
     def _group(self, value):
         ids = self.sets.get(value)
         if ids is None:
-            ids = self.sets[value] = LLTreeSet((SENTINEL,))
-            self.counts[value] = Length()
+            ids = self.sets[value] = IdSet((SENTINEL,))
         return ids
 
     def add(self, value, jobid):
-        if self._group(value).add(jobid):
-            self.counts[value].change(1)
+        ids = self._group(value)
+        if ids.add(jobid):
+            self._changed(value, ids, 1)
 
     def remove(self, value, jobid):
         ids = self.sets.get(value)
         if ids is not None and jobid in ids:
             ids.remove(jobid)
-            self.counts[value].change(-1)
+            self._changed(value, ids, -1)
+
+    def _changed(self, value, ids, delta):
+        self.counts.change(value, delta)
+        tune_sentinel(ids, self.counts.get(value))
 
     def ids(self, value, reverse=False):
         ids = self.sets.get(value)
@@ -92,8 +98,7 @@ class _Groups(persistent.Persistent):
             else ascending(ids, SENTINEL + 1)
 
     def count(self, value):
-        length = self.counts.get(value)
-        return 0 if length is None else length()
+        return self.counts.get(value)
 
     def values(self):
         return list(self.sets.keys())
@@ -105,8 +110,8 @@ class JobIndex(persistent.Persistent):
     def __init__(self):
         self.by_status = _Groups(interfaces.STATUSES)
         self.by_task = _Groups()
-        self.started = OOTreeSet()
-        self.completed = OOTreeSet()
+        self.started = TimeSet()
+        self.completed = TimeSet()
 
     # -- keeping it in step ---------------------------------------------------
 
@@ -179,7 +184,9 @@ class JobIndex(persistent.Persistent):
                 self.by_task.count(task)
         both = intersection(self.by_status.sets.get(status, empty),
                             self.by_task.sets.get(task, empty))
-        return both, max(len(both) - 1, 0)  # less the sentinel
+        if SENTINEL in both:
+            both.remove(SENTINEL)
+        return both, len(both)
 
     def _ordered(self, jobs, candidates, sort_on, reverse):
         if sort_on == 'id':

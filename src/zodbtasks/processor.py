@@ -41,7 +41,7 @@ WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
 #: Transactions tried per job and per claim before giving up on conflicts.
 CONFLICT_ATTEMPTS = 5
 #: Jobs claimed per claim transaction while jobs are quick.
-CLAIM_BATCH = 10
+CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
 #: claimed job never waits long behind others (and other workers get them).
 QUICK_JOB = 0.05

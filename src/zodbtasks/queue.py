@@ -3,20 +3,14 @@
 Design note: ``zc.queue.Queue`` keeps its items in one persistent list, so
 every put and pull rewrites the whole content (measured: 360 KiB per pull
 with 100,000 waiting), and ``CompositeQueue`` rescans its buckets per pull.
-`BTreeQueue` keeps items in an ``LOBTree`` keyed by an order key that grows
-with time; a put touches the last bucket, a pull the first one, so each
-operation writes one bucket of at most 60 entries (about 1 KiB) whatever
-the backlog.  It implements zc.queue's ``IQueue`` and keeps its conflict
-rule: two transactions pulling the same item conflict (the BTree refuses
-to merge two deletions of one key), so exactly one of them gets it.
-
-Design note: a BTree bucket refuses to merge a change of its first key
-with any other change, so in a short queue (one bucket) every put
-conflicted with every pull.  The tree therefore keeps a sentinel entry
-under key 0 that is never pulled: a pull removes the second key of the
-first bucket, and a put and a pull merge unless the put splits the
-bucket.  Measured with two connections: without the sentinel, put/pull
-conflicted at 3 and 30 waiting items; with it, only when a bucket split.
+`BTreeQueue` keeps items in a BTree keyed by an order key that grows with
+time; a put touches the last bucket, a pull the first one, so each
+operation writes one small bucket whatever the backlog (see
+``zodbtasks.trees`` for the bucket sizes and the sentinel that keeps a
+short queue's puts and pulls from conflicting).  It implements zc.queue's
+``IQueue`` and keeps its conflict rule: two transactions pulling the same
+item conflict (the BTree refuses to merge two deletions of one key), so
+exactly one of them gets it.
 """
 import random
 
@@ -24,17 +18,15 @@ import persistent
 import zc.queue.interfaces
 import zope.interface
 from BTrees.Length import Length
-from BTrees.LOBTree import LOBTree
-
 from zodbtasks import clock
+from zodbtasks.trees import SENTINEL
+from zodbtasks.trees import OrderTree
+from zodbtasks.trees import tune_sentinel
 
 #: Random low bits of an order key; keys made in the same millisecond by
 #: concurrent processes rarely collide (and a collision is a conflict, so
 #: the losing transaction retries with a new key).
 RANDOM_BITS = 12
-#: Key of the sentinel entry that keeps the first real key off the front
-#: of the first bucket (see the design note).
-SENTINEL = 0
 
 
 def time_ordered_key(now, taken=(), rng=random, after=None):
@@ -64,9 +56,9 @@ class BTreeQueue(persistent.Persistent):
     """
 
     def __init__(self):
-        self._data = LOBTree()
-        self._data[SENTINEL] = None
+        self._data = OrderTree()
         self._length = Length()
+        tune_sentinel(self._data, 0)
 
     def put(self, item, key=None, now=None):
         """Append ``item`` and return its order key.
@@ -78,25 +70,31 @@ class BTreeQueue(persistent.Persistent):
         if key is None or key in self._data:
             if now is None:
                 now = clock.now()
-            key = time_ordered_key(now, self._data,
-                                   after=self._data.maxKey())
+            last = self._data.maxKey() if self._data else SENTINEL
+            key = time_ordered_key(now, self._data, after=last or None)
         self._data[key] = item
-        self._length.change(1)
+        self._changed(1)
         return key
 
     def pull(self, index=0):
         """See IQueue."""
         key = self._key_at(index)
         item = self._data.pop(key)
-        self._length.change(-1)
+        self._changed(-1)
         return item
 
     def remove(self, key):
         """Remove the entry with order key ``key`` and return its item
         (KeyError when there is none)."""
+        if key == SENTINEL:
+            raise KeyError(key)
         item = self._data.pop(key)
-        self._length.change(-1)
+        self._changed(-1)
         return item
+
+    def _changed(self, delta):
+        self._length.change(delta)
+        tune_sentinel(self._data, self._length())
 
     def keys(self, limit=None):
         """Order keys, front first (at most ``limit``)."""
@@ -130,7 +128,7 @@ class BTreeQueue(persistent.Persistent):
         return self._length()
 
     def __bool__(self):
-        return self._data.maxKey() != SENTINEL
+        return self._length() > 0
 
     __nonzero__ = __bool__
 

@@ -54,8 +54,8 @@ def parse_field(name, text, lowest, highest):
     return tuple(sorted(values))
 
 
-def parse_form(form):
-    """The keyword arguments of addCronJob from the request form; raises
+def parse_job(form):
+    """The task and input of a job from the request form; raises
     FieldError naming the field that is wrong."""
     kwargs = {'task': form.get('task', '').strip()}
     if not kwargs['task']:
@@ -65,6 +65,13 @@ def parse_form(form):
         kwargs['input'] = json.loads(raw) if raw else None
     except ValueError as exc:
         raise FieldError('input', 'not valid JSON: %s' % exc)
+    return kwargs
+
+
+def parse_form(form):
+    """The keyword arguments of addCronJob from the request form; raises
+    FieldError naming the field that is wrong."""
+    kwargs = parse_job(form)
     for name, _, lowest, highest in FIELDS:
         kwargs[name] = parse_field(name, form.get(name, ''), lowest, highest)
     kwargs['cron'] = form.get('cron', '').strip() or None
@@ -99,9 +106,11 @@ class CronJobForm(ServiceView):
                 return ''
         return self.template()
 
+    parse = staticmethod(parse_form)
+
     def save(self):
         try:
-            kwargs = parse_form(self.request.form)
+            kwargs = self.parse(self.request.form)
             return self.apply(kwargs)
         except FieldError as exc:
             self.errors[exc.field] = str(exc)
@@ -126,6 +135,21 @@ class CronJobForm(ServiceView):
 
     def initial(self):
         return {}
+
+
+class AddJob(CronJobForm):
+    """@@addJob.html on a task service: a one-off job."""
+
+    template = ViewPageTemplateFile('templates/addjob.pt')
+    title = 'Add a job'
+    submit = 'Add job'
+    parse = staticmethod(parse_job)
+
+    def apply(self, kwargs):
+        later = bool(self.request.form.get('startLater'))
+        jobid = self.service.add(kwargs['task'], kwargs['input'],
+                                 startLater=later)
+        return '%s/%d' % (self.url, jobid)
 
 
 class AddCronJob(CronJobForm):

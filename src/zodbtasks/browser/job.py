@@ -43,6 +43,7 @@ class JobView(ServiceView):
     def act(self):
         form, jobid = self.request.form, self.job.id
         for action, method, done in (
+                ('start', self.service.startJob, 'queued'),
                 ('cancel', self.service.cancel, 'cancelled'),
                 ('retry', self.service.retry, 'queued again'),
                 ('delete', self.service.delete, 'deleted')):
@@ -102,6 +103,7 @@ class JobView(ServiceView):
     def can(self, action):
         status = self.job.status
         return {
+            'start': status == interfaces.STARTLATER,
             'cancel': status in (interfaces.QUEUED, interfaces.DELAYED,
                                  interfaces.CRONJOB, interfaces.STARTLATER),
             'retry': status in (interfaces.ERROR, interfaces.CANCELLED),

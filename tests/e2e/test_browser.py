@@ -1,0 +1,158 @@
+"""End to end: the real zodbtasks-server and a real headless Chromium.
+
+Chromium and its driver come from Debian (`apt-get install chromium
+chromium-driver`, done by .ci/run); nothing is downloaded.  The screenshot
+of the Jobs tab is saved to test-artifacts/jobs-tab.png.
+"""
+import base64
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir))
+ARTIFACTS = os.path.join(TOP, 'test-artifacts')
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+SERVICE = '/demo/++etc++site/default/jobs'
+DEADLINE = 30.0  # seconds; only reached when something is broken
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason='Chromium is not installed (apt-get install chromium '
+           'chromium-driver; .ci/run does it): browser test skipped')
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(predicate, what, deadline=DEADLINE, step=0.05):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(step)
+    raise AssertionError('timed out waiting for %s' % what)
+
+
+def _listening(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(('127.0.0.1', port)) == 0
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The real server on a free loopback port; stopped by PID."""
+    port, password = _free_port(), secrets.token_urlsafe(12)
+    log = open(str(tmp_path / 'server.log'), 'w+')
+    env = dict(os.environ, ZODBTASKS_ADMIN_PASSWORD=password)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'zodbtasks.app.server',
+         '--config', str(tmp_path / 'var' / 'zope.conf'),
+         '--sample', os.path.join(TOP, 'etc', 'zope.conf.sample'),
+         '--host', '127.0.0.1', '--port', str(port)],
+        cwd=str(tmp_path), env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: _listening(port) or proc.poll() is not None,
+                  'the server to listen')
+        assert proc.poll() is None, 'server died: see %s' % log.name
+        yield 'http://127.0.0.1:%d' % port, password
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser(server):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ('--headless=new', '--no-sandbox', '--disable-gpu',
+                     '--disable-quic', '--no-first-run',
+                     '--disable-background-networking',
+                     '--disable-component-update', '--disable-sync',
+                     '--window-size=1400,1000',
+                     '--user-data-dir=' + tempfile.mkdtemp()):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    url, password = server
+    # Log in: the ZMI uses HTTP basic auth; send the credentials with
+    # every request the page makes.
+    credentials = base64.b64encode(
+        ('admin:%s' % password).encode()).decode()
+    driver.execute_cdp_cmd('Network.enable', {})
+    driver.execute_cdp_cmd('Network.setExtraHTTPHeaders', {
+        'headers': {'Authorization': 'Basic ' + credentials}})
+    try:
+        yield driver, url
+    finally:
+        driver.quit()
+
+
+def _submit(driver, fields):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    for name, value in fields.items():
+        element = driver.find_element(By.NAME, name)
+        if element.tag_name == 'select':
+            Select(element).select_by_value(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    driver.find_element(By.ID, 'zt-save').click()
+
+
+def _job_id(driver):
+    match = re.search(r'/jobs/(\d+)$', driver.current_url)
+    assert match, driver.current_url
+    return match.group(1)
+
+
+def test_operator_adds_jobs_and_watches_them_complete(browser):
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+
+    driver.get(url + SERVICE + '/@@jobs.html')
+    assert driver.find_element(By.ID, 'zt-job-table')
+    assert 'runs' in driver.find_element(By.ID, 'zt-processing').text
+
+    driver.get(url + SERVICE + '/@@addCronJob.html')
+    _submit(driver, {'task': 'log', 'input': '"from the browser"',
+                     'cron': '*/5 * * * *', 'timezone': 'Europe/Berlin'})
+    cron_id = _job_id(driver)
+    assert driver.find_element(By.ID, 'zt-job-status').text in (
+        'cronjob', 'processing')
+    assert '*/5 * * * *' in driver.find_element(By.ID, 'zt-schedule').text
+
+    driver.get(url + SERVICE + '/@@addJob.html')
+    _submit(driver, {'task': 'echo', 'input': '{"hello": "browser"}'})
+    job_id = _job_id(driver)
+
+    def completed():
+        driver.get(url + SERVICE + '/@@jobs.html')
+        row = driver.find_element(By.ID, 'zt-job-' + job_id)
+        return 'completed' in row.text
+    _wait_for(completed, 'job %s to complete' % job_id, step=0.2)
+
+    rows = driver.find_element(By.ID, 'zt-job-table').text
+    assert cron_id in rows and 'echo' in rows
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert driver.save_screenshot(os.path.join(ARTIFACTS, 'jobs-tab.png'))
