@@ -179,13 +179,15 @@ class ITaskService(IContained):
         """A dict name -> task of the ITask utilities visible from the
         service's site (local ones and global ones)."""
 
-    def add(task, input=None, startLater=False):
+    def add(task, input=None, startLater=False, retryPolicy=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
-        until ``startJob``).  Raises UnknownTaskError for a task name that
-        is not registered and InputError for an input that cannot be
-        pickled; no job is created then.
+        until ``startJob``).  ``retryPolicy`` (a zodbtasks.job.RetryPolicy)
+        says how it is retried when its worker is lost or, if asked, when
+        its task fails.  Raises UnknownTaskError for a task name that is
+        not registered and InputError for an input that cannot be pickled;
+        no job is created then.
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
@@ -291,6 +293,27 @@ class ITaskService(IContained):
         """Run at most one due job as ``process`` does; return whether one
         ran."""
 
+    leaseTimeout = zope.schema.Float(
+        title='Lease timeout (seconds)',
+        description='A worker that sent no heartbeat for this long is '
+        'lost; its running jobs are retried or fail.', default=60.0,
+        min=1.0)
+
+    def workers(now=None):
+        """The workers that claimed jobs of this service: a list of dicts
+        with ``id``, ``heartbeat``, ``started``, ``running`` (job ids)
+        and ``alive`` (heartbeat within ``leaseTimeout`` of ``now``)."""
+
+    def stuckJobs(now=None):
+        """The jobs claimed by workers that are no longer alive."""
+
+    def sweep(now=None):
+        """Handle the jobs of lost workers: each is retried as its retry
+        policy says (after a back-off) or marked ``error`` with a message
+        starting 'worker lost'; finished jobs they had not indexed yet are
+        indexed.  Returns how many running jobs were handled.  Processors
+        call it regularly."""
+
     def startProcessing():
         """Start this service's processor thread in this process (no-op when
         it runs).  The thread is named ``zodbtasks.`` followed by the
@@ -353,8 +376,22 @@ class IJobDispatch(zope.interface.Interface):
     def finishJob(jobid, now, output=None, error=None, traceback=None):
         """Record the end of a claimed job's run at ``now``: its output, or
         its error message and traceback.  A cron job is rescheduled from
-        ``now``; other jobs become ``completed`` or ``error``.  Returns
-        False (and changes nothing) when the job is not processing."""
+        ``now``; other jobs become ``completed`` or ``error`` (or are
+        retried as their retry policy says).  Writes only the job and its
+        worker's record: the indexes follow at the worker's next claim or
+        ``foldJobs``.  Returns False (and changes nothing) when the job is
+        not processing."""
+
+    def foldJobs(owner):
+        """Index the jobs worker ``owner`` finished since its last claim;
+        return how many."""
+
+    def heartbeat(owner, now):
+        """Record that worker ``owner`` is alive at ``now``."""
+
+    def retire(owner):
+        """Forget worker ``owner`` (folding what it finished) unless it
+        still has running jobs; return whether it was forgotten."""
 
     def setProgress(jobid, fraction, message=None):
         """Record the progress of a running job (see reportProgress)."""

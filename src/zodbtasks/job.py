@@ -3,8 +3,10 @@
 Jobs are plain records.  Their status changes only through the service,
 which keeps its indexes (queue, schedule, status sets) in step with them.
 """
+import dataclasses
 import io
 import pickle
+import random
 
 import persistent
 import zope.interface
@@ -14,6 +16,41 @@ from zodbtasks.cron import make_schedule
 
 #: How much of a failure's traceback a job keeps (head and tail).
 TRACEBACK_LIMIT = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How a job is retried (stored on the job; immutable).
+
+    ``maxAttempts``: how many times the job may be claimed in all.
+    ``delay``: seconds before the first retry; each retry doubles it, with
+    jitter (x0.5 to x1.5).  ``idempotent=False``: never run the job again
+    once it started (a job whose worker was lost becomes ``error``).
+    ``retryErrors``: also retry jobs whose task raised (by default a
+    failing task's job becomes ``error`` at once).  ConflictErrors are
+    always retried at once and do not count as attempts.
+    """
+
+    maxAttempts: int = 3
+    delay: float = 1.0
+    idempotent: bool = True
+    retryErrors: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.maxAttempts, int) or self.maxAttempts < 1:
+            raise ValueError('maxAttempts must be a whole number >= 1, not '
+                             '%r' % (self.maxAttempts,))
+        if not isinstance(self.delay, (int, float)) or self.delay < 0:
+            raise ValueError('delay must be a number of seconds >= 0, not '
+                             '%r' % (self.delay,))
+
+    def mayRetry(self, attempts):
+        """Whether a job claimed ``attempts`` times may run again."""
+        return self.idempotent and attempts < self.maxAttempts
+
+    def backOff(self, attempts, rng=random):
+        """Seconds to wait before the next attempt."""
+        return self.delay * 2 ** max(attempts - 1, 0) * rng.uniform(0.5, 1.5)
 
 
 @zope.interface.implementer(interfaces.IJob)
@@ -33,6 +70,11 @@ class Job(persistent.Persistent):
     queueKey = None
     #: Order key it had when claimed: a released job goes back there.
     releaseKey = None
+    #: When a retry (or a cron run) is due; None while not scheduled.
+    scheduledFor = None
+    #: Until when the claim holds unless the owner's heartbeat renews it.
+    leaseExpires = None
+    retryPolicy = RetryPolicy()
 
     def __init__(self, id, task, input, created=None):
         self.id = id
@@ -65,7 +107,6 @@ class CronJob(Job):
     delay = None
     cron = None
     timezone = None
-    scheduledFor = None
     #: How many times the job ran.
     runs = 0
 

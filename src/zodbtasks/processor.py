@@ -48,7 +48,7 @@ QUICK_JOB = 0.05
 #: First back-off after a conflict (seconds); doubles, with jitter.
 BACK_OFF = 0.01
 
-_registry = {}  # (id(db), oid) -> the running Processor
+_registry = {}  # (id(db), oid) -> the list of running Processors
 _alive = set()  # every Processor whose thread has not ended, stopping too
 _registry_lock = threading.Lock()
 
@@ -155,12 +155,11 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
           owner=WORKER_ID, batch=CLAIM_BATCH):
     """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
     (an Event) is set; return how many ran.  Jobs claimed but not run
-    because of ``limit`` or ``stop`` are released."""
+    because of ``stop`` are released; what ran is indexed at the end."""
     if tm is None:
         check_no_pending_changes(service)
         tm = transaction_manager_of(service)
-    done = 0
-    size = batch
+    done, size = 0, batch
     while limit is None or done < limit:
         if limit is not None:
             size = min(size, limit - done)
@@ -169,15 +168,26 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
         if not jobids:
             break
         began = time.perf_counter()
-        for index, jobid in enumerate(jobids):
-            if stop is not None and stop.is_set():
-                release(service, tm, jobids[index:])
-                return done
-            run_job(service, tm, jobid, now, owner)
-            done += 1
-        quick = time.perf_counter() - began <= QUICK_JOB * len(jobids)
+        ran = _run_claimed(service, tm, jobids, now, owner, stop)
+        done += ran
+        if ran < len(jobids):
+            break  # stopped
+        quick = time.perf_counter() - began <= QUICK_JOB * ran
         size = batch if quick else 1
+    if done:
+        fold(service, tm, owner)
     return done
+
+
+def _run_claimed(service, tm, jobids, now, owner, stop):
+    """Run the claimed jobs in order; release the rest when ``stop`` is
+    set.  Returns how many ran."""
+    for index, jobid in enumerate(jobids):
+        if stop is not None and stop.is_set():
+            release(service, tm, jobids[index:])
+            return index
+        run_job(service, tm, jobid, now, owner)
+    return len(jobids)
 
 
 def in_batches(service, step, statuses, batch_size):
@@ -202,7 +212,7 @@ def _key(service):
 
 
 def wake_after_commit(service):
-    """Wake this process's processor of ``service`` once the current
+    """Wake this process's processors of ``service`` once the current
     transaction commits (at most one hook per transaction and service)."""
     jar = service._p_jar
     if jar is None:
@@ -217,21 +227,40 @@ def wake_after_commit(service):
 
 def _wake_hook(committed, service):
     if committed:
-        processor = _registry.get(_key(service))
-        if processor is not None:
+        for processor in _registry.get(_key(service), ()):
             processor.wake()
+
+
+def fold(service, tm, owner):
+    """Index what worker ``owner`` finished, in a transaction of its own."""
+    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+        with attempt:
+            service.foldJobs(owner)
 
 
 # -- the processor thread ----------------------------------------------------
 
-def thread_name(service):
-    """``zodbtasks.`` and the service's path segments joined by dots."""
-    return '.'.join(('zodbtasks',) + tuple(service.path))
+def thread_name(service, number=0):
+    """``zodbtasks.`` and the service's path segments joined by dots (and
+    the thread's number after the first)."""
+    names = ('zodbtasks',) + tuple(service.path)
+    return '.'.join(names + ((str(number),) if number else ()))
 
 
 @zope.interface.implementer(interfaces.IProcessor)
 class Processor(threading.Thread):
-    """See IProcessor."""
+    """See IProcessor.
+
+    Besides the jobs, it keeps its worker alive: a heartbeat thread renews
+    its lease every ``heartbeatInterval`` while jobs run, and every half
+    lease it sweeps the jobs of workers that were lost.  It notices jobs
+    committed by other processes from the database's last transaction id,
+    which a ZEO client updates as invalidations arrive, checked every
+    ``WATCH`` seconds between polls.
+    """
+
+    #: How often the loop checks whether the database changed (seconds).
+    WATCH = 0.01
 
     def __init__(self, db, serviceOid, name, owner=WORKER_ID,
                  batch=CLAIM_BATCH):
@@ -242,8 +271,15 @@ class Processor(threading.Thread):
         self.batch = batch
         self._stop_event = threading.Event()
         self._wake_event = threading.Event()
+        self._last_sweep = 0.0
         self.service = None
         self.tm = None
+        self.heartbeat = Heartbeat(self)
+
+    def start(self):
+        """Start the thread and its heartbeat thread."""
+        super().start()
+        self.heartbeat.start()
 
     def wake(self):
         """See IProcessor."""
@@ -260,6 +296,7 @@ class Processor(threading.Thread):
 
     def tick(self, now=None):
         """See IProcessor."""
+        self._sweep_now_and_then(now)
         return drain(self.service, now=now, stop=self._stop_event,
                      tm=self.tm, owner=self.owner, batch=self.batch)
 
@@ -272,7 +309,9 @@ class Processor(threading.Thread):
             while not self.stopping:
                 self._wake_event.clear()
                 self._iterate()
+            self._retire()
         finally:
+            self.heartbeat.stop()
             self.tm.abort()
             connection.close()
             _unregister(self)
@@ -288,8 +327,18 @@ class Processor(threading.Thread):
         except Exception:
             logger.exception('processor %s: tick failed', self.name)
             self.tm.abort()
-            timeout = self.service.pollInterval
-        self._wake_event.wait(timeout)
+            timeout = 1.0
+        self._wait(timeout)
+
+    def _wait(self, timeout):
+        """Wait until woken, stopped, ``timeout`` passed or the database
+        changed (another process committed)."""
+        last = self.db.lastTransaction()
+        end = time.monotonic() + timeout
+        while not self._wake_event.wait(min(self.WATCH, timeout)):
+            if self.db.lastTransaction() != last \
+                    or time.monotonic() >= end:
+                return
 
     def _wait_time(self, now):
         self.tm.begin()
@@ -301,42 +350,103 @@ class Processor(threading.Thread):
         logger.debug('processor %s waits %.3fs', self.name, timeout)
         return timeout
 
+    def _sweep_now_and_then(self, now):
+        now = clock.now() if now is None else now
+        if now - self._last_sweep < self.service.leaseTimeout / 2:
+            return
+        self._last_sweep = now
+        for attempt in with_back_off(self.tm.attempts(CONFLICT_ATTEMPTS)):
+            with attempt:
+                lost = self.service.sweep(now)
+        if lost:
+            logger.warning('processor %s: %d jobs of lost workers handled',
+                           self.name, lost)
 
-def start(service):
-    """Start ``service``'s processor in this process; return it."""
+    def _retire(self):
+        for attempt in with_back_off(self.tm.attempts(CONFLICT_ATTEMPTS)):
+            with attempt:
+                self.service.retire(self.owner)
+
+
+class Heartbeat(threading.Thread):
+    """Renews a processor's lease while it runs jobs: every
+    ``heartbeatInterval`` it records the time on the worker's record, in
+    a connection and transaction of its own."""
+
+    def __init__(self, processor):
+        super().__init__(name=processor.name + '.heartbeat', daemon=True)
+        self.processor = processor
+        self._stop_event = threading.Event()
+
+    def stop(self):
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(10.0)
+
+    def run(self):
+        tm = transaction.TransactionManager()
+        connection = self.processor.db.open(transaction_manager=tm)
+        try:
+            service = connection.get(self.processor.serviceOid)
+            while not self._stop_event.wait(service.heartbeatInterval):
+                self.beat(service, tm)
+        finally:
+            tm.abort()
+            connection.close()
+
+    def beat(self, service, tm):
+        try:
+            with tm:
+                service.heartbeat(self.processor.owner, clock.now())
+        except TransientError:
+            logger.debug('heartbeat of %s conflicted; the next one counts',
+                         self.processor.owner)
+        except Exception:  # a lost storage must not end the heartbeat
+            logger.exception('heartbeat of %s failed', self.processor.owner)
+
+
+def start(service, threads=1):
+    """Start ``threads`` processors of ``service`` in this process (none
+    when they run already); return them.  Each is a worker of its own,
+    ``WORKER_ID/<n>``."""
     if service._p_jar is None or service._p_oid is None:
         raise ValueError('%r must be stored in a database and committed '
                          'before it can start processing' % service)
     with _registry_lock:
-        processor = _registry.get(_key(service))
-        if processor is not None and not processor.stopping:
-            return processor
-        processor = Processor(service._p_jar.db(), service._p_oid,
-                              thread_name(service))
-        _registry[_key(service)] = processor
-        _alive.add(processor)
-        processor.start()
-    logger.info('processor %s started', processor.name)
-    return processor
+        running = [p for p in _registry.get(_key(service), ())
+                   if not p.stopping]
+        if running:
+            return running
+        processors = [
+            Processor(service._p_jar.db(), service._p_oid,
+                      thread_name(service, number),
+                      owner='%s/%d' % (WORKER_ID, number))
+            for number in range(threads)]
+        _registry[_key(service)] = processors
+        for processor in processors:
+            _alive.add(processor)
+            processor.start()
+    for processor in processors:
+        logger.info('processor %s started', processor.name)
+    return processors
 
 
 def stop(service):
-    """Ask ``service``'s processor to stop; return it (or None)."""
+    """Ask ``service``'s processors to stop; return them."""
     if service._p_jar is None:
-        return None
+        return []
     with _registry_lock:
-        processor = _registry.pop(_key(service), None)
-    if processor is not None:
+        processors = _registry.pop(_key(service), [])
+    for processor in processors:
         processor.stop()
-    return processor
+    return processors
 
 
 def is_running(service):
     if service._p_jar is None:
         return False
-    processor = _registry.get(_key(service))
-    return processor is not None and processor.is_alive() \
-        and not processor.stopping
+    return any(p.is_alive() and not p.stopping
+               for p in _registry.get(_key(service), ()))
 
 
 def stop_all(timeout=10.0):
@@ -355,6 +465,8 @@ def stop_all(timeout=10.0):
 def _unregister(processor):
     with _registry_lock:
         _alive.discard(processor)
-        for key, value in list(_registry.items()):
-            if value is processor:
-                del _registry[key]
+        for key, processors in list(_registry.items()):
+            if processor in processors:
+                processors.remove(processor)
+                if not processors:
+                    del _registry[key]

@@ -39,19 +39,17 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.job import check_picklable
+from zodbtasks.dispatch import JobDispatch
 from zodbtasks.index import JobIndex
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.queue import time_ordered_key
 
-#: Largest job id, for open-ended ranges of (time, id) schedule keys.
-MAX_ID = 2 ** 63 - 1
 #: How many jobs one transaction of clean() or cancelAll() touches.
 BATCH_SIZE = 1000
 
 
-@zope.interface.implementer(interfaces.ITaskService,
-                            interfaces.IJobDispatch)
-class TaskService(Contained, persistent.Persistent):
+@zope.interface.implementer(interfaces.ITaskService)
+class TaskService(JobDispatch, Contained, persistent.Persistent):
     """See ITaskService."""
 
     taskInterface = interfaces.ITask
@@ -64,6 +62,7 @@ class TaskService(Contained, persistent.Persistent):
         self._schedule = OOBTree()
         self._index = JobIndex()
         self._progress = LOBTree()
+        self._workers = OOBTree()
 
     def __repr__(self):
         return '<%s %s>' % (self.__class__.__name__, '/'.join(self.path))
@@ -127,11 +126,13 @@ class TaskService(Contained, persistent.Persistent):
 
     # -- adding and changing jobs ----------------------------------------
 
-    def add(self, task, input=None, startLater=False):
+    def add(self, task, input=None, startLater=False, retryPolicy=None):
         """See ITaskService."""
         self._check_new_job(task, input)
         now = clock.now()
         job = Job(self._new_id(now), task, input, created=now)
+        if retryPolicy is not None:
+            job.retryPolicy = retryPolicy
         if startLater:
             job.status = STARTLATER
         self._insert(job)
@@ -158,6 +159,7 @@ class TaskService(Contained, persistent.Persistent):
                       cron=None, timezone=None):
         """See ITaskService."""
         job = self.jobs[jobid]
+        self._settle(job)
         if not isinstance(job, CronJob) \
                 or job.status not in (CRONJOB, DELAYED, PROCESSING):
             raise ValueError('job %s is %s; only waiting or running cron '
@@ -187,6 +189,7 @@ class TaskService(Contained, persistent.Persistent):
     def cancel(self, jobid):
         """See ITaskService."""
         job = self.jobs[jobid]
+        self._settle(job)
         if job.status == PROCESSING and isinstance(job, CronJob):
             job.cancelRequested = True
             return True
@@ -200,6 +203,7 @@ class TaskService(Contained, persistent.Persistent):
     def reschedule(self, jobid):
         """See ITaskService."""
         job = self.jobs[jobid]
+        self._settle(job)
         if not isinstance(job, CronJob):
             raise TypeError('job %s is not a cron job' % jobid)
         if job.status not in (CRONJOB, DELAYED):
@@ -212,6 +216,7 @@ class TaskService(Contained, persistent.Persistent):
     def retry(self, jobid):
         """See ITaskService."""
         job = self.jobs[jobid]
+        self._settle(job)
         if job.status not in (ERROR, CANCELLED):
             return False
         job.clearOutcome()
@@ -223,6 +228,7 @@ class TaskService(Contained, persistent.Persistent):
     def delete(self, jobid):
         """See ITaskService."""
         job = self.jobs[jobid]
+        self._settle(job)
         if job.status == PROCESSING:
             return False
         self._unqueue(job)
@@ -282,16 +288,6 @@ class TaskService(Contained, persistent.Persistent):
         if due is not None and due <= now:
             since.append(due)
         return now - min(since) if since else None
-
-    def setProgress(self, jobid, fraction, message=None):
-        """See IJobDispatch."""
-        self._progress[jobid] = (fraction, message)
-
-    def nextScheduledTime(self):
-        """See IJobDispatch."""
-        if not self._schedule:
-            return None
-        return self._schedule.minKey()[0]
 
     # -- batch operations in transactions of their own -------------------
 
@@ -355,71 +351,6 @@ class TaskService(Contained, persistent.Persistent):
         """See ITaskService."""
         return processor.is_running(self)
 
-    # -- IJobDispatch: what processors call ------------------------------
-
-    def claimJobs(self, now, limit, owner):
-        """See IJobDispatch."""
-        claimed = []
-        due = list(self._schedule.keys(max=(now, MAX_ID)))[:limit]
-        for key in due:
-            job = self.jobs[self._schedule.pop(key)]
-            self._claim(job, now, owner)
-            claimed.append(job.id)
-        while len(claimed) < limit and self._queue:
-            job = self.jobs.get(self._queue.pull())
-            if job is None:
-                continue
-            job.queueKey, position = None, job.queueKey
-            if job.status in (CRONJOB, DELAYED):
-                self._schedule_at(job, job.timeOfNextCall(now))
-            elif job.status == QUEUED:
-                self._claim(job, now, owner)
-                job.releaseKey = position
-                claimed.append(job.id)
-        return claimed
-
-    def finishJob(self, jobid, now, output=None, error=None,
-                  traceback=None):
-        """See IJobDispatch."""
-        job = self.jobs.get(jobid)
-        if job is None or job.status != PROCESSING:
-            return False
-        self._index.set_time(self._index.completed, jobid, job.completed,
-                             now)
-        job.completed = now
-        job.owner = None
-        job.output = output if error is None else None
-        job.recordFailure(error, traceback)
-        if not isinstance(job, CronJob):
-            self._set_status(job, COMPLETED if error is None else ERROR)
-            return True
-        job.runs += 1
-        if job.isDelayed:
-            self._set_status(job, COMPLETED if error is None else ERROR)
-        elif getattr(job, 'cancelRequested', False):
-            self._set_status(job, CANCELLED)
-        else:
-            self._set_status(job, CRONJOB)
-            self._schedule_at(job, job.timeOfNextCall(now))
-        return True
-
-    def releaseJob(self, jobid):
-        """See IJobDispatch."""
-        job = self.jobs.get(jobid)
-        if job is None or job.status != PROCESSING:
-            return False
-        job.owner = None
-        job.attempts -= 1
-        if isinstance(job, CronJob):
-            self._set_status(job, DELAYED if job.isDelayed else CRONJOB)
-            self._schedule_at(job, job.scheduledFor)
-        else:
-            self._set_status(job, QUEUED)
-            job.queueKey = self._queue.put(
-                job.id, key=job.releaseKey)
-            processor.wake_after_commit(self)
-        return True
-
     # -- index bookkeeping -------------------------------------------------
 
     def _check_new_job(self, task, input):
@@ -443,15 +374,6 @@ class TaskService(Contained, persistent.Persistent):
         if job.status != status:
             self._index.move(job.id, job.status, status)
             job.status = status
-
-    def _claim(self, job, now, owner):
-        self._set_status(job, PROCESSING)
-        job.owner = owner
-        job.attempts += 1
-        self._index.set_time(self._index.started, job.id, job.started, now)
-        job.started = now
-        if job.id in self._progress:
-            del self._progress[job.id]
 
     def _enqueue(self, job, now=None):
         job.queueKey = self._queue.put(job.id, now=now)
