@@ -15,7 +15,6 @@ from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.job import RetryPolicy
-from zodbtasks.task import TaskError
 
 DEADLINE = 10.0
 
@@ -40,7 +39,7 @@ def test_service_provides_IJobDispatch(service):
     assert verifyObject(interfaces.IJobDispatch, service)
 
 
-def test_run_writes_only_the_job_and_the_worker_record(service, tasks):
+def test_run_writes_only_the_job(service, tasks):
     jobid = service.add('echo')
     transaction.commit()
     tm = _tm(service)
@@ -51,7 +50,7 @@ def test_run_writes_only_the_job_and_the_worker_record(service, tasks):
     [oids] = [[r.oid for r in t] for t in db.storage.iterator(before)
               if t.tid != before]
     classes = sorted(type(service._p_jar.get(oid)).__name__ for oid in oids)
-    assert classes == ['Job', 'LLBTree']
+    assert classes == ['Job']
 
 
 def test_finished_job_is_indexed_at_the_next_claim(service, tasks):

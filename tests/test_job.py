@@ -96,3 +96,25 @@ def test_check_picklable_names_what_failed():
 
 def test_check_picklable_accepts_plain_data():
     check_picklable({'a': [1, 2.0, 'x', None]}, 'input')
+
+
+def test_state_leaves_out_none_defaults():
+    job = Job(1, 'echo', None, created=0.0)
+    job.owner = None
+    job.error = 'boom'
+    state = job.__getstate__()
+    assert 'owner' not in state and 'input' in state
+    assert state['error'] == 'boom'
+
+
+def test_stored_job_keeps_its_values(db):
+    import transaction
+    conn = db.open()
+    conn.root()['job'] = job = Job(1, 'echo', None, created=0.0)
+    job.error = 'kept'
+    transaction.commit()
+    conn2 = db.open(transaction_manager=transaction.TransactionManager())
+    copy = conn2.root()['job']
+    assert (copy.error, copy.input, copy.owner) == ('kept', None, None)
+    conn2.close()
+    conn.close()

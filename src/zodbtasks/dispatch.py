@@ -4,13 +4,14 @@ finished jobs into the indexes, send heartbeats, sweep for lost workers.
 Every method runs inside a transaction that the processor owns (see
 ``zodbtasks.processor``); none of them commits.
 
-Design note: the per-job transaction writes only the job and the worker's
-own record (``zodbtasks.workers``), so the jobs of different workers never
-conflict; the shared indexes (status sets, counts, time indexes) are
-updated in the worker's next claim transaction, which claims up to a batch
-of jobs at once.  Updating them in every job's transaction cost about
-eight object writes per job and capped throughput at a third of the raw
-commit rate; folding them per batch leaves two.
+Design note: the per-job transaction writes only the job, so the jobs of
+different workers never conflict; the worker's own record
+(``zodbtasks.workers``) lists what it claimed, and the shared indexes
+(status sets, counts, time indexes) catch up in the worker's next claim
+transaction, which claims up to a batch of jobs at once: a claimed job
+whose status is no longer ``processing`` has finished.  Updating the
+indexes in every job's transaction cost about eight object writes per job
+and capped throughput at a third of the raw commit rate.
 """
 import datetime
 import logging
@@ -29,8 +30,6 @@ from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.job import CronJob
-from zodbtasks.workers import FINISHED
-from zodbtasks.workers import RUNNING
 from zodbtasks.workers import WorkerRecord
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ class JobDispatch:
         job.scheduledFor = None
         index.set_time(index.started, job.id, job.started, now)
         job.started = now
-        record.jobs[job.id] = RUNNING
+        record.jobs.add(job.id)
         if job.id in self._progress:
             del self._progress[job.id]
 
@@ -104,9 +103,8 @@ class JobDispatch:
         job.recordFailure(error, traceback)
         job.status = self._outcome(job, now, error)
         record = self._workers.get(job.owner)
-        if record is not None and jobid in record.jobs:
-            record.jobs[jobid] = FINISHED
-        else:  # swept meanwhile: index it at once
+        if record is None or jobid not in record.jobs:
+            # swept meanwhile: nobody will fold it, index it at once
             self._index.move(jobid, PROCESSING, job.status)
             self._index_completed(job)
         return True
@@ -134,14 +132,18 @@ class JobDispatch:
         return self._fold(record) if record is not None else 0
 
     def _fold(self, record):
-        finished = record.finished()
-        for jobid in finished:
-            del record.jobs[jobid]
+        """Index the jobs of ``record`` that finished; return how many."""
+        finished = 0
+        for jobid in list(record.jobs.keys()):
             job = self.jobs.get(jobid)
-            if job is not None:
+            if job is None:
+                record.jobs.remove(jobid)
+            elif job.status != PROCESSING or job.owner != record.id:
+                record.jobs.remove(jobid)
                 self._index.move(jobid, PROCESSING, job.status)
                 self._index_completed(job)
-        return len(finished)
+                finished += 1
+        return finished
 
     def _index_completed(self, job):
         index = self._index
@@ -151,8 +153,9 @@ class JobDispatch:
         """Fold ``job`` now if it finished but its worker has not folded
         it yet (before changing it from outside a processor)."""
         record = self._workers.get(job.owner) if job.owner else None
-        if record is not None and record.jobs.get(job.id) == FINISHED:
-            del record.jobs[job.id]
+        if record is not None and job.id in record.jobs \
+                and job.status != PROCESSING:
+            record.jobs.remove(job.id)
             self._index.move(job.id, PROCESSING, job.status)
             self._index_completed(job)
 
@@ -162,8 +165,8 @@ class JobDispatch:
         if job is None or job.status != PROCESSING:
             return False
         record = self._workers.get(job.owner)
-        if record is not None:
-            record.jobs.pop(jobid, None)
+        if record is not None and jobid in record.jobs:
+            record.jobs.remove(jobid)
         job.attempts -= 1
         if isinstance(job, CronJob):
             self._set_status(job, DELAYED if job.isDelayed else CRONJOB)
@@ -183,9 +186,11 @@ class JobDispatch:
     def retire(self, owner):
         """See IJobDispatch."""
         record = self._workers.get(owner)
-        if record is None or record.running():
+        if record is None:
             return False
         self._fold(record)
+        if record.jobs:
+            return False
         del self._workers[owner]
         return True
 
@@ -197,12 +202,9 @@ class JobDispatch:
             if record.alive(now, self.leaseTimeout):
                 continue
             self._fold(record)
-            for jobid in record.running():
-                job = self.jobs.get(jobid)
-                if job is not None and job.status == PROCESSING \
-                        and job.owner == owner:
-                    self._lost(job, record, now)
-                    handled += 1
+            for jobid in list(record.jobs.keys()):
+                self._lost(self.jobs[jobid], record, now)
+                handled += 1
             del self._workers[owner]
         return handled
 
@@ -233,9 +235,17 @@ class JobDispatch:
         """See ITaskService."""
         now = clock.now() if now is None else now
         return [{'id': record.id, 'heartbeat': record.heartbeat,
-                 'started': record.started, 'running': record.running(),
+                 'started': record.started,
+                 'running': self._running(record),
                  'alive': record.alive(now, self.leaseTimeout)}
                 for record in self._workers.values()]
+
+    def _running(self, record):
+        """The ids of the jobs ``record``'s worker is running."""
+        return [jobid for jobid in record.jobs.keys()
+                if jobid in self.jobs
+                and self.jobs[jobid].status == PROCESSING
+                and self.jobs[jobid].owner == record.id]
 
     def stuckJobs(self, now=None):
         """See ITaskService."""
@@ -243,8 +253,8 @@ class JobDispatch:
         stuck = []
         for record in self._workers.values():
             if not record.alive(now, self.leaseTimeout):
-                stuck.extend(self.jobs[jobid] for jobid in record.running()
-                             if jobid in self.jobs)
+                stuck.extend(self.jobs[jobid]
+                             for jobid in self._running(record))
         return stuck
 
     def _record(self, owner, now):

@@ -29,7 +29,6 @@ from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import processor
 from zodbtasks.interfaces import CANCELLED
-from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ERROR
