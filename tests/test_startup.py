@@ -175,3 +175,35 @@ def test_zcml_subscribes_to_database_opened(db, sites):
 def test_registrations_are_task_services(sites, root):
     sm = root['site1'].getSiteManager()
     assert set(dict(sm.getUtilitiesFor(ITaskService))) >= {'jobs', 'mail'}
+
+
+def test_processors_off_starts_nothing(db, sites, caplog):
+    zope.app.appsetup.product.setProductConfiguration(
+        'zodbtasks', {'autostart': '*@*', 'processors': 'off'})
+    caplog.set_level(logging.INFO, logger='zodbtasks')
+    startup.bootStrapSubscriber(_opened(db))
+    assert _running(sites) == []
+    assert 'processors off' in caplog.text
+
+
+def test_threads_per_service(db, sites):
+    import threading
+    zope.app.appsetup.product.setProductConfiguration(
+        'zodbtasks', {'autostart': 'site1@jobs', 'threads': '3'})
+    startup.bootStrapSubscriber(_opened(db))
+    names = [t.name for t in threading.enumerate()
+             if t.name.startswith('zodbtasks.site1.++etc++site.default.jobs')
+             and not t.name.endswith('heartbeat')]
+    assert len(names) == 3
+
+
+@pytest.mark.parametrize('key, value', [('processors', 'maybe'),
+                                        ('threads', '0'),
+                                        ('threads', 'many')])
+def test_bad_processor_settings_are_errors(db, sites, caplog, key, value):
+    zope.app.appsetup.product.setProductConfiguration(
+        'zodbtasks', {'autostart': '*@*', key: value})
+    startup.bootStrapSubscriber(_opened(db))
+    assert any(r.levelno == logging.ERROR and repr(value) in r.getMessage()
+               for r in caplog.records)
+    assert _running(sites) == []

@@ -10,6 +10,11 @@ The ``<product-config zodbtasks>`` section of zope.conf holds the key
     the one registered in the root folder's site manager;
 ``SITE@*``, ``*@SERVICE``, ``*@*``
     every service of a site; that name in every site and the root; all.
+
+Two more keys: ``processors`` (``on`` or ``off``, default ``on``): with
+``off`` this process starts no processor (web processes that only serve,
+next to ``zodbtasks-worker`` processes); ``threads`` (default 1): how many
+processor threads each started service gets.
 """
 import logging
 
@@ -18,6 +23,7 @@ import zope.app.appsetup.product
 from ZODB.POSException import POSError
 from zope.component.interfaces import ISite
 
+from zodbtasks import processor
 from zodbtasks.interfaces import ITaskService
 
 logger = logging.getLogger('zodbtasks')
@@ -48,10 +54,36 @@ def parse_autostart(text):
     return directives
 
 
+def _config():
+    return zope.app.appsetup.product.getProductConfiguration(PRODUCT) or {}
+
+
 def getAutostartServiceNames():
     """The autostart directives of the product configuration."""
-    config = zope.app.appsetup.product.getProductConfiguration(PRODUCT)
-    return parse_autostart((config or {}).get('autostart'))
+    return parse_autostart(_config().get('autostart'))
+
+
+def processors_enabled(config=None):
+    """Whether this process runs processors (``processors on|off``)."""
+    value = (_config() if config is None else config).get('processors', 'on')
+    value = value.strip().lower()
+    if value not in ('on', 'off', 'true', 'false', 'yes', 'no', '1', '0'):
+        raise ValueError('processors %r in <product-config %s>: expected on '
+                         'or off' % (value, PRODUCT))
+    return value in ('on', 'true', 'yes', '1')
+
+
+def thread_count(config=None):
+    """Processor threads per started service (``threads N``)."""
+    value = (_config() if config is None else config).get('threads', '1')
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError('threads %r in <product-config %s>: expected a '
+                         'whole number >= 1' % (value, PRODUCT))
+    return count
 
 
 def bootStrapSubscriber(event):
@@ -59,10 +91,14 @@ def bootStrapSubscriber(event):
     IDatabaseOpenedWithRoot."""
     try:
         directives = getAutostartServiceNames()
+        enabled, threads = processors_enabled(), thread_count()
     except ValueError as exc:
         logger.error('%s; no task service was started', exc)
         return
     if not directives:
+        return
+    if not enabled:
+        logger.info('processors off: this process starts no task service')
         return
     tm = transaction.TransactionManager()
     connection = event.database.open(transaction_manager=tm)
@@ -73,20 +109,21 @@ def bootStrapSubscriber(event):
                          'service was started', ROOT_NAME)
             return
         for directive in directives:
-            start_directive(root, directive)
+            start_directive(root, directive, threads)
     finally:
         tm.abort()
         connection.close()
 
 
-def start_directive(root, directive):
-    """Start the services ``directive`` names under root folder ``root``;
-    return how many were started."""
+def start_directive(root, directive, threads=1):
+    """Start the services ``directive`` names under root folder ``root``,
+    with ``threads`` processor threads each; return how many were
+    started."""
     site_name, _, service_name = directive.partition('@')
     started = 0
     for site_label, site in _sites(root, site_name):
         for name, service in _services(site, service_name):
-            service.startProcessing()
+            processor.start(service, threads)
             logger.info('service %s on site %s started', name, site_label)
             started += 1
     if not started:
