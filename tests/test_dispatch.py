@@ -257,3 +257,26 @@ def test_commit_of_another_process_wakes_the_thread(service, tasks,
     tm2.commit()
     assert done.wait(DEADLINE)
     conn2.close()
+
+
+def test_idle_claims_write_nothing(service, tasks):
+    service.add('echo')
+    transaction.commit()
+    db = service._p_jar.db()
+    assert _claim(service, owner='w1', now=100.0) != []
+    tm = _tm(service)
+    processor.fold(service, tm, 'w1')
+    before = db.lastTransaction()
+    for now in (101.0, 102.0, 103.0):
+        assert _claim(service, owner='w1', now=now) == []
+    assert db.lastTransaction() == before
+
+
+def test_claims_renew_a_stale_heartbeat(service, tasks):
+    service.leaseTimeout = 40.0   # heartbeat interval 10
+    service.add('echo')
+    _claim(service, owner='w1', now=100.0)
+    _claim(service, owner='w1', now=103.0)
+    assert service._workers['w1'].heartbeat == 100.0
+    _claim(service, owner='w1', now=106.0)
+    assert service._workers['w1'].heartbeat == 106.0

@@ -373,20 +373,16 @@ def test_thread_is_woken_by_commit_not_by_polling(service, tasks):
     assert done.wait(DEADLINE)
 
 
-def test_thread_polls_for_jobs_committed_elsewhere(service, tasks,
-                                                   monkeypatch):
-    monkeypatch.setattr(processor, '_wake_hook', lambda ok, svc: None)
-    service.pollInterval = 0.05
-    transaction.commit()
+def test_thread_wakes_for_the_next_scheduled_run(service, tasks):
+    """Nothing commits after the delayed job is scheduled and the poll
+    interval is an hour: the thread waits only until the job is due."""
+    service.pollInterval = 3600.0
     done = threading.Event()
     testing.register_task('signal', lambda input: done.set())
+    service.addCronJob('signal', delay=0.2)
+    transaction.commit()
     service.startProcessing()
-    conn2, tm2, svc2 = testing.open_service(service._p_jar.db(),
-                                            service._p_oid)
-    svc2.add('signal')
-    tm2.commit()
     assert done.wait(DEADLINE)
-    conn2.close()
 
 
 def test_thread_keeps_running_after_failing_job(service, tasks, quiet):

@@ -53,15 +53,21 @@ class JobDispatch:
     # -- claiming ----------------------------------------------------------
 
     def claimJobs(self, now, limit, owner):
-        """See IJobDispatch."""
-        record = self._record(owner, now)
-        record.heartbeat = now
-        self._fold(record)
+        """See IJobDispatch.
+
+        Writes nothing when there is nothing to claim, fold or schedule
+        and the worker's heartbeat is fresh: idle workers must not commit
+        (each commit wakes the other processes' workers)."""
+        record = self._workers.get(owner)
+        if record is not None:
+            self._fold(record)
+            if now - record.heartbeat >= self.heartbeatInterval / 2:
+                record.heartbeat = now
         claimed = []
         due = list(self._schedule.keys(max=(now, MAX_ID)))[:limit]
         for key in due:
             job = self.jobs[self._schedule.pop(key)]
-            self._claim(job, now, record)
+            self._claim(job, now, owner)
             claimed.append(job.id)
         while len(claimed) < limit and self._queue:
             job = self.jobs.get(self._queue.pull())
@@ -71,12 +77,13 @@ class JobDispatch:
             if job.status in (CRONJOB, DELAYED):
                 self._schedule_at(job, job.timeOfNextCall(now))
             elif job.status == QUEUED:
-                self._claim(job, now, record)
+                self._claim(job, now, owner)
                 job.releaseKey = position
                 claimed.append(job.id)
         return claimed
 
-    def _claim(self, job, now, record):
+    def _claim(self, job, now, owner):
+        record = self._record(owner, now)
         index = self._index
         index.set_time(index.completed, job.id, job.completed, None)
         self._set_status(job, PROCESSING)
