@@ -105,3 +105,13 @@ def test_viewer_sees_job_without_actions(viewer, demo):
     page = _page(viewer, jobid)
     assert page.html.find(id='zt-job-status').text == 'startlater'
     assert 'name="delete"' not in page.text
+
+
+def test_job_page_names_the_worker(manager, demo):
+    jobid = demo.service.add('echo')
+    demo.commit()
+    demo.service.process()
+    page = _page(manager, jobid)
+    assert 'Last run by' in page.text
+    assert page.html.find(id='zt-owner').text.startswith(
+        processor.WORKER_ID)
