@@ -280,3 +280,29 @@ def test_claims_renew_a_stale_heartbeat(service, tasks):
     assert service._workers['w1'].heartbeat == 100.0
     _claim(service, owner='w1', now=106.0)
     assert service._workers['w1'].heartbeat == 106.0
+
+
+def test_commit_during_a_tick_is_not_lost(service, tasks, monkeypatch):
+    """A job committed elsewhere after the tick's claim looked at the
+    queue, but before the thread waits, must still wake it."""
+    monkeypatch.setattr(processor, '_wake_hook', lambda ok, svc: None)
+    service.pollInterval = 3600.0
+    transaction.commit()
+    done = threading.Event()
+    testing.register_task('signal', lambda input: done.set())
+    db, oid = service._p_jar.db(), service._p_oid
+    real_tick = processor.Processor.tick
+    added = []
+
+    def tick_then_commit_elsewhere(self, now=None):
+        result = real_tick(self, now)
+        if not added:
+            conn2, tm2, svc2 = testing.open_service(db, oid)
+            added.append(svc2.add('signal'))
+            tm2.commit()
+            conn2.close()
+        return result
+    monkeypatch.setattr(processor.Processor, 'tick',
+                        tick_then_commit_elsewhere)
+    service.startProcessing()
+    assert done.wait(DEADLINE)

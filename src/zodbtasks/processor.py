@@ -321,6 +321,10 @@ class Processor(threading.Thread):
         # Design note: besides the per-job boundary in run_job, this is
         # the one other broad except: a storage that went away (a ZEO
         # restart) must not end the thread; it retries after a poll.
+        # The last transaction is read before the tick: a commit that
+        # lands after the tick's claim looked at the queue then still
+        # counts as a change (read after the tick, it would be lost).
+        last = self.db.lastTransaction()
         try:
             self.tick()
             timeout = self._wait_time(clock.now())
@@ -328,12 +332,11 @@ class Processor(threading.Thread):
             logger.exception('processor %s: tick failed', self.name)
             self.tm.abort()
             timeout = 1.0
-        self._wait(timeout)
+        self._wait(timeout, last)
 
-    def _wait(self, timeout):
+    def _wait(self, timeout, last):
         """Wait until woken, stopped, ``timeout`` passed or the database
-        changed (another process committed)."""
-        last = self.db.lastTransaction()
+        changed since ``last`` (another process committed)."""
         end = time.monotonic() + timeout
         while not self._wake_event.wait(min(self.WATCH, timeout)):
             if self.db.lastTransaction() != last \
