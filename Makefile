@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench venv system-deps clean
+.PHONY: run test bench bench-zeo venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: venv system-deps
 
 bench: venv
 	$(BIN)/python bench/bench_core.py
+
+# Worker processes on a real ZEO server (runzeo) on the loopback.
+bench-zeo: venv
+	$(BIN)/python bench/bench_zeo.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -23,6 +23,7 @@ TESTS_REQUIRE = [
 
 APP_REQUIRE = [
     'waitress',
+    'ZEO',
     'zope.app.rotterdam',
     'zope.app.wsgi',
     'zope.app.zcmlfiles',
@@ -80,6 +81,8 @@ setup(
     entry_points={
         'console_scripts': [
             'zodbtasks-server = zodbtasks.app.server:main',
+            'zodbtasks-worker = zodbtasks.app.worker:main',
+            'zodbtasks = zodbtasks.app.ops:main',
         ],
     },
 )

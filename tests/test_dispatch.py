@@ -306,3 +306,30 @@ def test_commit_during_a_tick_is_not_lost(service, tasks, monkeypatch):
                         tick_then_commit_elsewhere)
     service.startProcessing()
     assert done.wait(DEADLINE)
+
+
+def test_jobs_of_a_batch_go_back_when_running_one_breaks(
+        service, tasks, monkeypatch):
+    ids = [service.add('echo', i) for i in range(4)]
+    transaction.commit()
+    real_run_job = processor.run_job
+    ran = []
+
+    def breaking_run_job(svc, tm, jobid, now=None, owner=None):
+        if len(ran) == 1:
+            raise OSError('the storage went away')
+        ran.append(jobid)
+        real_run_job(svc, tm, jobid, now, owner)
+    monkeypatch.setattr(processor, 'run_job', breaking_run_job)
+    with pytest.raises(OSError):
+        service.process(0)
+    statuses = [service.getStatus(i) for i in ids]
+    assert statuses == [COMPLETED, QUEUED, QUEUED, QUEUED]
+
+
+def test_release_worker_jobs(service, tasks):
+    ids = [service.add('echo') for _ in range(3)]
+    assert sorted(_claim(service, owner='w1')) == sorted(ids)
+    assert service.releaseWorkerJobs('w1') == 3
+    assert [service.getStatus(i) for i in ids] == [QUEUED] * 3
+    assert service.releaseWorkerJobs('nobody') == 0

@@ -184,6 +184,16 @@ class JobDispatch:
             processor.wake_after_commit(self)
         return True
 
+    def releaseWorkerJobs(self, owner):
+        """See IJobDispatch."""
+        record = self._workers.get(owner)
+        if record is None:
+            return 0
+        leftovers = self._running(record)
+        for jobid in leftovers:
+            self.releaseJob(jobid)
+        return len(leftovers)
+
     # -- workers: heartbeats, leases and the sweeper -----------------------
 
     def heartbeat(self, owner, now):

@@ -400,5 +400,10 @@ class IJobDispatch(zope.interface.Interface):
         """Give a claimed job that did not run back to the queue (or the
         schedule) where it was; return whether it was processing."""
 
+    def releaseWorkerJobs(owner):
+        """Release every job worker ``owner`` claimed and is not running
+        any more (a worker calls it between jobs, after an error); return
+        how many."""
+
     def nextScheduledTime():
         """The earliest scheduled run (epoch seconds), or None."""

@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 #: This process's worker id: host, pid and a random part.
 WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
                             random.getrandbits(24))
-#: Transactions tried per job and per claim before giving up on conflicts.
+#: Transactions tried per job before giving up on conflicts.
 CONFLICT_ATTEMPTS = 5
+#: Transactions tried per claim: claims of several workers meet on the
+#: queue's head and the indexes, and losing one costs only a retry.
+CLAIM_ATTEMPTS = 12
 #: Jobs claimed per claim transaction while jobs are quick.
 CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
@@ -84,7 +87,7 @@ def check_no_pending_changes(service):
 
 def claim(service, tm, now, limit, owner=WORKER_ID):
     """Claim up to ``limit`` due jobs in a transaction of their own."""
-    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
+    for attempt in with_back_off(tm.attempts(CLAIM_ATTEMPTS)):
         with attempt:
             claimed = service.claimJobs(now, limit, owner)
     return claimed
@@ -181,13 +184,33 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
 
 def _run_claimed(service, tm, jobids, now, owner, stop):
     """Run the claimed jobs in order; release the rest when ``stop`` is
-    set.  Returns how many ran."""
-    for index, jobid in enumerate(jobids):
-        if stop is not None and stop.is_set():
-            release(service, tm, jobids[index:])
-            return index
-        run_job(service, tm, jobid, now, owner)
-    return len(jobids)
+    set, or when running one failed beyond its own error handling (the
+    storage went away), so that no claimed job waits for a sweeper while
+    its worker lives.  Returns how many ran."""
+    index = 0
+    try:
+        for index, jobid in enumerate(jobids):
+            if stop is not None and stop.is_set():
+                break
+            run_job(service, tm, jobid, now, owner)
+        else:
+            return len(jobids)
+    except BaseException:
+        # The job at index did not commit its outcome: it goes back too.
+        tm.abort()
+        _release_quietly(service, tm, jobids[index:])
+        raise
+    release(service, tm, jobids[index:])
+    return index
+
+
+def _release_quietly(service, tm, jobids):
+    """Release ``jobids`` if the storage lets us (best effort, while an
+    error is already on its way up)."""
+    try:
+        release(service, tm, jobids)
+    except Exception:  # the error being raised matters more
+        logger.exception('could not release jobs %s', jobids)
 
 
 def in_batches(service, step, statuses, batch_size):
@@ -328,11 +351,34 @@ class Processor(threading.Thread):
         try:
             self.tick()
             timeout = self._wait_time(clock.now())
+        except TransientError as exc:
+            logger.info('processor %s: claims conflicted (%s); trying '
+                        'again', self.name, exc)
+            self.tm.abort()
+            timeout = random.uniform(0.01, 0.05)
         except Exception:
             logger.exception('processor %s: tick failed', self.name)
             self.tm.abort()
+            self._release_leftovers()
             timeout = 1.0
         self._wait(timeout, last)
+
+    def _release_leftovers(self):
+        """Give back the jobs this worker claimed but is not running
+        (between ticks it runs none), e.g. after the storage went away in
+        the middle of a batch."""
+        try:
+            for attempt in with_back_off(
+                    self.tm.attempts(CONFLICT_ATTEMPTS)):
+                with attempt:
+                    released = self.service.releaseWorkerJobs(self.owner)
+            if released:
+                logger.warning('processor %s released %d jobs it could not '
+                               'run', self.name, released)
+        except Exception:  # still no storage: the next tick tries again
+            logger.exception('processor %s could not release its jobs',
+                             self.name)
+            self.tm.abort()
 
     def _wait(self, timeout, last):
         """Wait until woken, stopped, ``timeout`` passed or the database

@@ -1,0 +1,423 @@
+"""ZEO benchmark of zodbtasks: worker processes on a real ZEO server.
+
+Run: ``.venv/bin/python bench/bench_zeo.py [--repeat N] [--jobs N]
+[--io-jobs N]`` (``make bench-zeo``).  It is a report, not a test: it
+prints the figures, a Markdown table and a PASS/FAIL line per target,
+writes every figure to ``bench/results/zeo-<timestamp>.json`` and exits 0.
+
+Everything runs on this machine: ``runzeo`` (the venv's) on a free
+127.0.0.1 port with its Data.fs in a temporary folder, an instance whose
+zope.conf has a ``<zeoclient>`` section, and ``zodbtasks-worker``
+processes of that instance (``python -m zodbtasks.app.worker``) that
+import this module for their tasks (``bench-tasks.zcml`` in the instance).
+
+1. raw ZEO rate: tiny commits per second from this process (one small
+   persistent object per commit), the bound of one commit per job.
+2. throughput with 1, 2 and 4 worker processes of 1 thread each, on a
+   service of their own: N jobs are committed in one transaction while
+   the workers are idle, and the clock runs from the last commit
+   until this process sees them all completed (polling every 10 ms).
+   For no-op jobs, and for jobs that sleep 20 ms (waiting on I/O).
+3. cross-process start latency, one idle worker: a job is committed by
+   this process; the task records ``time.time()`` when it starts, in the
+   worker; the latency is that minus the time the commit returned here
+   (same machine, same clock).  One job at a time, the next once the
+   previous completed.
+
+Rates are medians of ``--repeat`` runs.  After each throughput run, the
+workers' logs are read for claim transactions that gave up on conflicts
+("tick failed") and jobs that gave up ("gave up after").
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import transaction
+import ZEO
+from persistent.mapping import PersistentMapping
+
+from zodbtasks import testing
+from zodbtasks.app import instance
+from zodbtasks.interfaces import COMPLETED
+from zodbtasks.task import SimpleTask
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(HERE)
+RESULTS_DIR = os.path.join(HERE, 'results')
+SAMPLE = os.path.join(REPO_ROOT, 'etc', 'zope.conf.sample')
+RUNZEO = os.path.join(os.path.dirname(sys.executable), 'runzeo')
+
+RAW_COMMITS = 1000
+PROCESSES = (1, 2, 4)
+IO_SECONDS = 0.02
+LATENCY_JOBS = 100
+POLL = 0.01
+DEADLINE = 600.0
+
+MIN_IO_SPEEDUP = 1.8      # 2 processes / 1 process, 20 ms jobs
+MAX_LATENCY_P50_MS = 100.0
+
+TASKS_ZCML = """\
+<configure xmlns="http://namespaces.zope.org/zope">
+  <utility component="bench_zeo.noop" name="bench-noop"
+           provides="zodbtasks.interfaces.ITask" />
+  <utility component="bench_zeo.io" name="bench-io"
+           provides="zodbtasks.interfaces.ITask" />
+  <utility component="bench_zeo.stamp" name="bench-stamp"
+           provides="zodbtasks.interfaces.ITask" />
+</configure>
+"""
+
+
+# -- the tasks (imported by the workers: keep this module light) --------------
+
+def _io(input):
+    time.sleep(IO_SECONDS)
+
+
+#: Does nothing.
+noop = SimpleTask(lambda input: None)
+#: Waits 20 ms, as a job waiting on I/O.
+io = SimpleTask(_io)
+#: Returns when it started (epoch seconds).
+stamp = SimpleTask(lambda input: time.time())
+TASKS = {'bench-noop': noop, 'bench-io': io, 'bench-stamp': stamp}
+
+
+# -- the ZEO server, the instance and the workers -----------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, deadline, what):
+    end = time.monotonic() + deadline
+    while not predicate():
+        if time.monotonic() > end:
+            raise RuntimeError('%s within %ss' % (what, deadline))
+        time.sleep(POLL)
+
+
+def start_zeo(folder):
+    """A ``runzeo`` process on a free loopback port, and its address."""
+    port = free_port()
+    with open(os.path.join(folder, 'zeo.log'), 'w') as log:
+        process = subprocess.Popen(
+            [RUNZEO, '-a', '127.0.0.1:%d' % port,
+             '-f', os.path.join(folder, 'zeo-Data.fs')],
+            cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+
+    def listening():
+        if process.poll() is not None:
+            raise RuntimeError('runzeo ended; see zeo.log')
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.05).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, 30, 'runzeo did not listen')
+    return process, ('127.0.0.1', port)
+
+
+def stop(process, timeout=30):
+    """SIGTERM ``process``, SIGKILL it after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_instance(folder, address):
+    """An instance whose database is the ZEO server at ``address``, that
+    autostarts nothing and registers this module's tasks."""
+    config = os.path.join(folder, 'zope.conf')
+    instance.create_instance(config, SAMPLE, {})
+    with open(config) as f:
+        text = f.read()
+    text = re.sub(r'<zodb>\n  <filestorage>\n.*?</zodb>',
+                  '<zodb>\n  <zeoclient>\n    server %s:%d\n  </zeoclient>\n'
+                  '</zodb>' % address, text, count=1, flags=re.DOTALL)
+    text = re.sub(r'^  autostart .*$', '  autostart', text, count=1,
+                  flags=re.MULTILINE)
+    with open(config, 'w') as f:
+        f.write(text)
+    with open(os.path.join(folder, 'bench-tasks.zcml'), 'w') as f:
+        f.write(TASKS_ZCML)
+    site_zcml = os.path.join(folder, 'site.zcml')
+    with open(site_zcml) as f:
+        text = f.read()
+    with open(site_zcml, 'w') as f:
+        f.write(text.replace('<include file="principals.zcml" />',
+                             '<include file="bench-tasks.zcml" />\n'
+                             '  <include file="principals.zcml" />'))
+    return config
+
+
+class Workers:
+    """``count`` worker processes of 1 thread on ``bench@NAME``."""
+
+    def __init__(self, config, name, count):
+        folder = os.path.dirname(config)
+        environ = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [HERE] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+        self.logs, self.processes = [], []
+        for number in range(count):
+            log = os.path.join(folder, '%s-%d.log' % (name, number))
+            with open(log, 'w') as output:
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, '-m', 'zodbtasks.app.worker',
+                     '--config', config, '--autostart', 'bench@' + name,
+                     '--threads', '1'],
+                    cwd=folder, stdout=output, stderr=subprocess.STDOUT,
+                    env=environ))
+            self.logs.append(log)
+        for process, log in zip(self.processes, self.logs):
+            wait_until(lambda: self._started(process, log), 60,
+                       'a worker did not start')
+
+    def _started(self, process, log):
+        if process.poll() is not None:
+            raise RuntimeError('a worker ended; see ' + log)
+        with open(log) as f:
+            return ' started: ' in f.read()
+
+    def stop(self):
+        for process in self.processes:
+            stop(process)
+
+    def count(self, pattern):
+        """How many lines of the workers' logs have ``pattern``."""
+        total = 0
+        for log in self.logs:
+            with open(log) as f:
+                total += sum(1 for line in f if pattern in line)
+        return total
+
+
+# -- measurements -------------------------------------------------------------
+
+class Bench:
+    """This process's ZEO client, its sites and services."""
+
+    def __init__(self, address):
+        self.db = ZEO.DB(address)
+        self.tm = transaction.TransactionManager()
+        self.connection = self.db.open(transaction_manager=self.tm)
+        root = testing.setup_root(self.connection)
+        self.site = testing.add_site(root, 'bench')
+        self.tm.commit()
+
+    def close(self):
+        self.tm.abort()
+        self.connection.close()
+        self.db.close()
+
+    def new_service(self, name):
+        service = testing.add_service(self.site, name)
+        self.tm.commit()
+        return service
+
+    def raw_rate(self):
+        """Tiny commits per second."""
+        self.connection.root()['counter'] = counter = PersistentMapping(n=0)
+        self.tm.commit()
+        start = time.perf_counter()
+        for _ in range(RAW_COMMITS):
+            counter['n'] += 1
+            self.tm.commit()
+        return RAW_COMMITS / (time.perf_counter() - start)
+
+    def throughput(self, service, task, jobs):
+        """Jobs per second of the running workers over ``jobs`` jobs."""
+        self.tm.begin()
+        target = service.countByStatus()[COMPLETED] + jobs
+        for _ in range(jobs):
+            service.add(task)
+        self.tm.commit()  # all at once: the workers start together
+        start = time.perf_counter()
+
+        def done():
+            self.tm.abort()
+            self.tm.begin()
+            return service.countByStatus()[COMPLETED] >= target
+        wait_until(done, DEADLINE, '%d %s jobs did not run' % (jobs, task))
+        return jobs / (time.perf_counter() - start)
+
+    def latencies(self, service, count):
+        """Seconds from commit to start in the worker, per job."""
+        found = []
+        for _ in range(count + 1):  # the first warms up
+            jobid = service.add('bench-stamp')
+            self.tm.commit()
+            committed = time.time()
+
+            def done():
+                self.tm.abort()
+                self.tm.begin()
+                return service.jobs[jobid].status == COMPLETED
+            wait_until(done, 60, 'the latency job did not run')
+            found.append(service.jobs[jobid].output - committed)
+        return found[1:]
+
+
+GIVE_UPS = (('claim_give_ups', 'tick failed'),
+            ('job_give_ups', 'gave up after'))
+
+
+def measure(config, bench, repeat, jobs, io_jobs):
+    figures = {'raw': [], 'noop': {}, 'io': {}}
+    for key, _ in GIVE_UPS:
+        figures[key] = {'noop': {}, 'io': {}}
+    for run in range(repeat):
+        figures['raw'].append(bench.raw_rate())
+        print('raw ZEO: %.0f commits/s' % figures['raw'][-1], flush=True)
+        for count in PROCESSES:
+            name = 'p%d_%d' % (count, run)
+            service = bench.new_service(name)
+            workers = Workers(config, name, count)
+            try:
+                for kind, task, number in (('noop', 'bench-noop', jobs),
+                                           ('io', 'bench-io', io_jobs)):
+                    before = [workers.count(pattern)
+                              for _, pattern in GIVE_UPS]
+                    rate = bench.throughput(service, task, number)
+                    figures[kind].setdefault(str(count), []).append(rate)
+                    for (key, pattern), then in zip(GIVE_UPS, before):
+                        figures[key][kind].setdefault(str(count), []).append(
+                            workers.count(pattern) - then)
+                    print('%d processes, %s: %.1f jobs/s'
+                          % (count, kind, rate), flush=True)
+                if count == 1 and run == 0:
+                    figures['latency_s'] = bench.latencies(service,
+                                                           LATENCY_JOBS)
+            finally:
+                workers.stop()
+    return figures
+
+
+def summarize(figures):
+    raw = statistics.median(figures['raw'])
+    summary = {'raw_commits_per_s': raw, 'rows': []}
+    for kind in ('noop', 'io'):
+        one = statistics.median(figures[kind]['1'])
+        for count in PROCESSES:
+            rate = statistics.median(figures[kind][str(count)])
+            summary['rows'].append({
+                'jobs': kind, 'processes': count, 'jobs_per_s': rate,
+                'ratio_to_raw': rate / raw, 'speedup': rate / one,
+                'claim_give_ups': sum(
+                    figures['claim_give_ups'][kind][str(count)]),
+                'job_give_ups': sum(
+                    figures['job_give_ups'][kind][str(count)])})
+    latencies = sorted(figures['latency_s'])
+    summary['latency_ms'] = {
+        'p50': statistics.median(latencies) * 1e3,
+        'p95': latencies[int(len(latencies) * 0.95) - 1] * 1e3,
+        'max': latencies[-1] * 1e3, 'min': latencies[0] * 1e3}
+    speedup = [row['speedup'] for row in summary['rows']
+               if row['jobs'] == 'io' and row['processes'] == 2][0]
+    summary['targets'] = [
+        {'name': '2 processes / 1 process, 20 ms jobs', 'value': speedup,
+         'limit': '>= %.1f' % MIN_IO_SPEEDUP,
+         'passed': speedup >= MIN_IO_SPEEDUP},
+        {'name': 'cross-process start latency p50 (ms)',
+         'value': summary['latency_ms']['p50'],
+         'limit': '< %.0f' % MAX_LATENCY_P50_MS,
+         'passed': summary['latency_ms']['p50'] < MAX_LATENCY_P50_MS},
+    ]
+    return summary
+
+
+def markdown(summary):
+    lines = ['| jobs | processes | jobs/s | ratio to raw ZEO | speed-up | '
+             'claims given up | jobs given up |',
+             '|---|---:|---:|---:|---:|---:|---:|',
+             '| raw ZEO tiny commits | | %.0f commits/s | 1.00 | | | |'
+             % summary['raw_commits_per_s']]
+    for row in summary['rows']:
+        lines.append('| %s | %d | %.1f | %.2f | %.2f | %d | %d |' % (
+            'no-op' if row['jobs'] == 'noop' else '20 ms sleep',
+            row['processes'], row['jobs_per_s'], row['ratio_to_raw'],
+            row['speedup'], row['claim_give_ups'], row['job_give_ups']))
+    latency = summary['latency_ms']
+    lines += ['', 'cross-process start latency: p50 %.1f ms, p95 %.1f ms, '
+              'min %.1f, max %.1f' % (latency['p50'], latency['p95'],
+                                      latency['min'], latency['max'])]
+    return '\n'.join(lines)
+
+
+def git_commit():
+    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=HERE,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='runs per figure (median; default 1)')
+    parser.add_argument('--jobs', type=int, default=2000,
+                        help='no-op jobs per throughput run (default 2,000)')
+    parser.add_argument('--io-jobs', type=int, default=400,
+                        help='20 ms jobs per throughput run (default 400)')
+    args = parser.parse_args(argv)
+    for name, task in TASKS.items():
+        testing.register_task(name, task)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    meta = {'commit': git_commit(), 'date': started.isoformat(
+        timespec='seconds'), 'python': sys.version.split()[0],
+        'platform': platform.platform(), 'cpus': os.cpu_count(),
+        'loadavg_start': os.getloadavg(), 'repeat': args.repeat,
+        'jobs': args.jobs, 'io_jobs': args.io_jobs}
+    folder = tempfile.mkdtemp(prefix='zodbtasks-bench-zeo-')
+    zeo, address = start_zeo(folder)
+    bench = None
+    try:
+        config = make_instance(folder, address)
+        bench = Bench(address)
+        figures = measure(config, bench, args.repeat, args.jobs,
+                          args.io_jobs)
+    finally:
+        if bench is not None:
+            bench.close()
+        stop(zeo)
+        shutil.rmtree(folder, ignore_errors=True)
+    meta.update(loadavg_end=os.getloadavg(), seconds=(
+        datetime.datetime.now(datetime.timezone.utc) - started).seconds)
+    summary = summarize(figures)
+    print('\n%s\n' % markdown(summary))
+    print('commit %s; load average at start %s, at end %s; %d s' % (
+        meta['commit'], *('/'.join('%.2f' % v for v in meta[key])
+                          for key in ('loadavg_start', 'loadavg_end')),
+        meta['seconds']))
+    for result in summary['targets']:
+        print('%s: %s = %.2f (target %s)' % (
+            'PASS' if result['passed'] else 'FAIL', result['name'],
+            result['value'], result['limit']))
+    output = os.path.join(RESULTS_DIR, 'zeo-%s.json'
+                          % started.strftime('%Y%m%dT%H%M%SZ'))
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    with open(output, 'w') as stream:
+        json.dump({'meta': meta, 'figures': figures, 'summary': summary},
+                  stream, indent=2)
+    print('\nfigures written to %s' % os.path.relpath(output))
+    return 0  # a report: the targets' results are printed and in the JSON
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Tasks of the ZEO tests, registered in the worker processes by
+``tasks.zcml`` (which the test instances' site.zcml includes) and in the
+test process by ``register``.
+
+A job's input is a ``PersistentMapping`` of its own (a per-job counter),
+so that jobs never write the same object: ``count`` increments
+``input['value']`` in the job's transaction, so a counter above 1 means
+the job's ZODB effects committed twice.  ``count`` also appends
+``JOBID PID`` to the file named by ``ZODBTASKS_TEST_RUNS``, outside the
+ZODB, so that the tests see every run, committed or not.
+"""
+import os
+import time
+
+import zope.interface
+
+from zodbtasks import testing
+from zodbtasks.interfaces import ITask
+
+#: The environment variable naming the run log of ``count``.
+RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
+
+
+@zope.interface.implementer(ITask)
+class Task:
+    """The ITask calling ``func(service, jobid, input)``."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, service, jobid, input):
+        return self.func(service, jobid, input)
+
+
+def _count(service, jobid, input):
+    """Sleep ``input['sleep']`` seconds, then add 1 to ``input['value']``;
+    return this process's pid."""
+    record_run(jobid)
+    time.sleep(input.get('sleep', 0.0))
+    input['value'] = input.get('value', 0) + 1
+    return os.getpid()
+
+
+def _hold(service, jobid, input):
+    """Sleep ``input`` seconds (a long job)."""
+    record_run(jobid)
+    time.sleep(input)
+    return 'held %s' % (input,)
+
+
+def record_run(jobid):
+    path = os.environ.get(RUNS_VARIABLE)
+    if path:
+        with open(path, 'a') as f:
+            f.write('%d %d\n' % (jobid, os.getpid()))
+
+
+count = Task(_count)
+hold = Task(_hold)
+#: The tasks by name, as tasks.zcml registers them.
+TASKS = {'count': count, 'hold': hold}
+
+
+def register():
+    """Register the tasks in the global registry of this process."""
+    for name, task in TASKS.items():
+        testing.register_task(name, task)
