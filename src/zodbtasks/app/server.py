@@ -11,7 +11,6 @@ second signal ends the process at once.
 import argparse
 import logging
 import os
-import signal
 import sys
 
 import waitress
@@ -22,6 +21,7 @@ from waitress import wasyncore
 
 from zodbtasks import processor
 from zodbtasks.app import instance
+from zodbtasks.app.signals import stop_on_signals
 
 # Named, not __name__: under `python -m` that would be '__main__'.
 logger = logging.getLogger('zodbtasks.app.server')
@@ -92,8 +92,7 @@ def serve(app, host, port):
     """
     sockets = {}
     server = None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _stop)
+    stop_on_signals()
     try:
         server = waitress.create_server(app, map=sockets, host=host,
                                         port=port)
@@ -106,13 +105,6 @@ def serve(app, host, port):
         if server is not None:
             server.task_dispatcher.shutdown()
         wasyncore.close_all(sockets)
-
-
-def _stop(signum, frame):
-    # waitress's run() stops on KeyboardInterrupt (as on Ctrl-C).
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv=None):

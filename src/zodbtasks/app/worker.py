@@ -21,7 +21,6 @@ import argparse
 import logging
 import os
 import random
-import signal
 import sys
 import time
 
@@ -37,6 +36,7 @@ from zope.event import notify
 
 from zodbtasks import processor
 from zodbtasks import startup
+from zodbtasks.app.signals import stop_on_signals
 
 # Named, not __name__: under `python -m` that would be '__main__'.
 logger = logging.getLogger('zodbtasks.app.worker')
@@ -219,8 +219,7 @@ def work(db, directives, threads):
     signals from now on, the first by returning, a second one by ending the
     process at once (the default action).
     """
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _stop)
+    stop_on_signals()
     try:
         started = start_processors(db, directives, threads)
         if not started:
@@ -234,12 +233,6 @@ def work(db, directives, threads):
     except KeyboardInterrupt as exc:
         logger.info('zodbtasks worker stopping (%s)', exc)
         return 0
-
-
-def _stop(signum, frame):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv=None):
