@@ -22,11 +22,9 @@ import transaction
 import webtest
 
 from zodbtasks import processor
-from zodbtasks.app import instance
 from zodbtasks.app import server
+from zodbtasks.app.testing import quiet_instance
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLE = os.path.join(HERE, os.pardir, 'etc', 'zope.conf.sample')
 JOBS = '/demo/++etc++site/default/jobs/@@jobs.html'
 VIEWS = [
     ('newest first', {}),
@@ -39,12 +37,7 @@ VIEWS = [
 
 
 def make_app(folder):
-    config = os.path.join(folder, 'zope.conf')
-    password = instance.create_instance(config, SAMPLE, {})
-    with open(config) as f:
-        text = f.read().replace('autostart demo@*', '')
-    with open(config, 'w') as f:
-        f.write(text)
+    config, password = quiet_instance(folder)
     app, databases = server.make_app(config)
     logging.getLogger().setLevel(logging.WARNING)
     return app, databases, password

@@ -1,7 +1,6 @@
 """The application server: the WSGI application of a fresh instance (with
 WebTest, in this process) and the real ``zodbtasks-server`` process."""
 import base64
-import logging
 import os
 import re
 import signal
@@ -19,6 +18,8 @@ from zope.component.interfaces import ISite
 
 from zodbtasks.app import instance
 from zodbtasks.app import server
+from zodbtasks.app.testing import quiet_instance
+from zodbtasks.app.testing import root_logger_kept
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ITaskService
 
@@ -29,31 +30,10 @@ SERVICE = '/demo/++etc++site/default/jobs'
 DEADLINE = 20.0
 
 
-def _make_instance(folder):
-    """A fresh instance in ``folder`` whose services do not start: its
-    zope.conf and the manager's password."""
-    config = os.path.join(folder, 'zope.conf')
-    password = instance.create_instance(config, SAMPLE, {})
-    # The demo's 3 s sleep job would hold up every teardown (a processor
-    # is joined after its current job); the real server below autostarts.
-    with open(config) as f:
-        text = f.read()
-    with open(config, 'w') as f:
-        f.write(text.replace('autostart demo@*', ''))
-    return config, password
-
-
 @pytest.fixture
 def root_logger():
-    """Undo what zope.conf's <eventlog> does to the root logger."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield root
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+    with root_logger_kept() as root:
+        yield root
 
 
 @pytest.fixture
@@ -63,7 +43,7 @@ def started(tmp_path, root_logger):
     Loading the ZCML fills global registries; conftest's
     zope.component.testing tearDown empties them after each test.
     """
-    config, password = _make_instance(str(tmp_path))
+    config, password = quiet_instance(str(tmp_path))
     app, databases = server.make_app(config)
     yield app, databases, password
     server.close_databases(databases)

@@ -1,6 +1,5 @@
 """The real application (site.zcml, ZMI, security) on a fresh instance,
 loaded once per test module, driven through WebTest."""
-import logging
 import os
 
 import pytest
@@ -9,11 +8,10 @@ import webtest
 import zope.component.testing
 
 from zodbtasks import processor
-from zodbtasks.app import instance
 from zodbtasks.app import server
+from zodbtasks.app.testing import quiet_instance
+from zodbtasks.app.testing import root_logger_kept
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLE = os.path.join(HERE, os.pardir, os.pardir, 'etc', 'zope.conf.sample')
 SERVICE = '/demo/++etc++site/default/jobs'
 VIEWER = ('viewer', 'viewer-password')
 
@@ -38,29 +36,18 @@ def component_registry():
 @pytest.fixture(scope='module')
 def application(tmp_path_factory):
     folder = str(tmp_path_factory.mktemp('instance'))
-    config = os.path.join(folder, 'zope.conf')
-    password = instance.create_instance(config, SAMPLE, {})
-    with open(config) as f:
-        text = f.read().replace('autostart demo@*', '')
-    with open(config, 'w') as f:
-        f.write(text)
+    config, password = quiet_instance(folder)
     site_zcml = os.path.join(folder, 'site.zcml')
     with open(site_zcml) as f:
         text = f.read().replace('</configure>', VIEWER_ZCML)
     with open(site_zcml, 'w') as f:
         f.write(text)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    zope.component.testing.setUp()
-    app, databases = server.make_app(config)
-    yield app, databases[0], password
-    server.close_databases(databases)
-    zope.component.testing.tearDown()
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+    with root_logger_kept():
+        zope.component.testing.setUp()
+        app, databases = server.make_app(config)
+        yield app, databases[0], password
+        server.close_databases(databases)
+        zope.component.testing.tearDown()
 
 
 @pytest.fixture
