@@ -12,7 +12,6 @@ first page well under a second, without loading every job.
 """
 import argparse
 import logging
-import os
 import statistics
 import tempfile
 import shutil
