@@ -56,7 +56,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
 RESULTS_DIR = os.path.join(HERE, 'results')
 SAMPLE = os.path.join(REPO_ROOT, 'etc', 'zope.conf.sample')
-RUNZEO = os.path.join(os.path.dirname(sys.executable), 'runzeo')
+#: runzeo as a module of this Python: the same under a venv and under
+#: zc.buildout, where no console script sits next to the interpreter.
+RUNZEO = [sys.executable, '-m', 'ZEO.runzeo']
 
 RAW_COMMITS = 1000
 PROCESSES = (1, 2, 4)
@@ -116,7 +118,7 @@ def start_zeo(folder):
     port = free_port()
     with open(os.path.join(folder, 'zeo.log'), 'w') as log:
         process = subprocess.Popen(
-            [RUNZEO, '-a', '127.0.0.1:%d' % port,
+            RUNZEO + ['-a', '127.0.0.1:%d' % port,
              '-f', os.path.join(folder, 'zeo-Data.fs')],
             cwd=folder, stdout=log, stderr=subprocess.STDOUT)
 

@@ -38,7 +38,9 @@ from . import tasks
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 SAMPLE = os.path.join(REPO_ROOT, 'etc', 'zope.conf.sample')
-RUNZEO = os.path.join(os.path.dirname(sys.executable), 'runzeo')
+#: runzeo as a module of this Python: the same under a venv and under
+#: zc.buildout, where no console script sits next to the interpreter.
+RUNZEO = [sys.executable, '-m', 'ZEO.runzeo']
 #: How long a server or a worker may take to start, and to stop.
 DEADLINE = 30.0
 #: How often conditions are polled.
@@ -73,6 +75,16 @@ def wait_for(predicate, deadline, message, interval=POLL):
         time.sleep(interval)
 
 
+def subprocess_environ():
+    """The environment for our subprocesses: the repository first on
+    PYTHONPATH (for tests.zeo.tasks), then what was there (zc.buildout
+    puts its eggs there)."""
+    environ = dict(os.environ)
+    environ['PYTHONPATH'] = os.pathsep.join(
+        [REPO_ROOT] + [p for p in [environ.get('PYTHONPATH')] if p])
+    return environ
+
+
 def stop_process(process, deadline=DEADLINE):
     """SIGTERM ``process`` (a Popen) and return its exit status; SIGKILL
     it when it has not ended within ``deadline`` seconds (and return
@@ -105,7 +117,7 @@ class ZEOServer:
     def start(self):
         with open(self.log, 'a') as output:
             self.process = subprocess.Popen(
-                [RUNZEO, '-a', '127.0.0.1:%d' % self.port, '-f', self.path],
+                RUNZEO + ['-a', '127.0.0.1:%d' % self.port, '-f', self.path],
                 cwd=self.folder, stdout=output, stderr=subprocess.STDOUT)
         wait_for(self._listening, DEADLINE, 'runzeo did not listen',
                  interval=0.05)
@@ -232,9 +244,7 @@ class Workers:
             options += ['--threads', str(threads)]
         number = len(self.started)
         log = os.path.join(self.folder, 'worker-%d.out' % number)
-        environ = dict(os.environ)
-        environ['PYTHONPATH'] = os.pathsep.join(
-            [REPO_ROOT] + [p for p in [environ.get('PYTHONPATH')] if p])
+        environ = subprocess_environ()
         environ[tasks.RUNS_VARIABLE] = self.runs
         with open(log, 'w') as output:
             process = subprocess.Popen(

@@ -43,7 +43,7 @@ def test_the_zeo_conf_runs_a_zeo_server(tmp_path):
         '10.0.0.10:8100', '127.0.0.1:%d' % port).replace(
         '/srv/zodbtasks/var', str(tmp_path))
     (tmp_path / 'zeo.conf').write_text(conf)
-    process = subprocess.Popen([RUNZEO, '-C', str(tmp_path / 'zeo.conf')],
+    process = subprocess.Popen(RUNZEO + ['-C', str(tmp_path / 'zeo.conf')],
                                cwd=str(tmp_path))
     try:
         db = wait_for(lambda: _connect(port, process), DEADLINE,

@@ -15,7 +15,7 @@ from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import QUEUED
 
-from .conftest import REPO_ROOT
+from .conftest import subprocess_environ
 from .conftest import SAMPLE
 
 LIVE = 'host:101:aaaaaa/0'
@@ -191,6 +191,6 @@ def test_the_console_script_runs_as_a_module(zeo_instance, jobs):
         [sys.executable, '-m', 'zodbtasks.app.ops', 'stuck',
          '--config', zeo_instance],
         cwd=os.path.dirname(zeo_instance), capture_output=True, text=True,
-        timeout=60, env=dict(os.environ, PYTHONPATH=REPO_ROOT))
+        timeout=60, env=subprocess_environ())
     assert output.returncode == 0, output.stderr
     assert str(jobs['stuck']) in output.stdout
