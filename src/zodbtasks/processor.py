@@ -65,6 +65,16 @@ def with_back_off(attempts, base=BACK_OFF, sleep=time.sleep):
         yield attempt
 
 
+def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
+    """Call ``func(*args, **kwargs)`` in a transaction of ``tm``, retried
+    with back-off on conflicts up to ``attempts`` times; return its
+    result."""
+    for attempt in with_back_off(tm.attempts(attempts)):
+        with attempt:
+            result = func(*args, **kwargs)
+    return result
+
+
 def transaction_manager_of(service):
     """The transaction manager of the service's connection (the thread's
     own one when the service is not stored in a database)."""
@@ -87,10 +97,8 @@ def check_no_pending_changes(service):
 
 def claim(service, tm, now, limit, owner=WORKER_ID):
     """Claim up to ``limit`` due jobs in a transaction of their own."""
-    for attempt in with_back_off(tm.attempts(CLAIM_ATTEMPTS)):
-        with attempt:
-            claimed = service.claimJobs(now, limit, owner)
-    return claimed
+    return in_transaction(tm, service.claimJobs, now, limit, owner,
+                          attempts=CLAIM_ATTEMPTS)
 
 
 def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
@@ -100,9 +108,7 @@ def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
     is read at the start and at the end of the run.
     """
     try:
-        for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
-            with attempt:
-                _execute(service, tm, jobid, now, owner)
+        in_transaction(tm, _execute, service, tm, jobid, now, owner)
     except TransientError as exc:
         logger.warning('job %s gave up after %d conflicting attempts: %s',
                        jobid, CONFLICT_ATTEMPTS, exc)
@@ -138,20 +144,21 @@ def _execute(service, tm, jobid, now, owner):
 
 
 def _record_failure(service, tm, jobid, now, message, traceback_text=None):
-    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
-        with attempt:
-            service.finishJob(jobid, now if now is not None else clock.now(),
-                              error=message, traceback=traceback_text)
+    in_transaction(tm, service.finishJob, jobid,
+                   now if now is not None else clock.now(),
+                   error=message, traceback=traceback_text)
 
 
 def release(service, tm, jobids):
     """Give claimed jobs that did not run back to the queue."""
     if not jobids:
         return
-    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
-        with attempt:
-            for jobid in jobids:
-                service.releaseJob(jobid)
+    in_transaction(tm, _release_each, service, jobids)
+
+
+def _release_each(service, jobids):
+    for jobid in jobids:
+        service.releaseJob(jobid)
 
 
 def drain(service, now=None, limit=None, stop=None, tm=None,
@@ -220,9 +227,7 @@ def in_batches(service, step, statuses, batch_size):
     tm = transaction_manager_of(service)
     total = 0
     while True:
-        for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
-            with attempt:
-                done = step(statuses, batch_size)
+        done = in_transaction(tm, step, statuses, batch_size)
         total += done
         if done < batch_size:
             return total
@@ -256,9 +261,7 @@ def _wake_hook(committed, service):
 
 def fold(service, tm, owner):
     """Index what worker ``owner`` finished, in a transaction of its own."""
-    for attempt in with_back_off(tm.attempts(CONFLICT_ATTEMPTS)):
-        with attempt:
-            service.foldJobs(owner)
+    in_transaction(tm, service.foldJobs, owner)
 
 
 # -- the processor thread ----------------------------------------------------
@@ -368,10 +371,8 @@ class Processor(threading.Thread):
         (between ticks it runs none), e.g. after the storage went away in
         the middle of a batch."""
         try:
-            for attempt in with_back_off(
-                    self.tm.attempts(CONFLICT_ATTEMPTS)):
-                with attempt:
-                    released = self.service.releaseWorkerJobs(self.owner)
+            released = in_transaction(
+                self.tm, self.service.releaseWorkerJobs, self.owner)
             if released:
                 logger.warning('processor %s released %d jobs it could not '
                                'run', self.name, released)
@@ -404,17 +405,13 @@ class Processor(threading.Thread):
         if now - self._last_sweep < self.service.leaseTimeout / 2:
             return
         self._last_sweep = now
-        for attempt in with_back_off(self.tm.attempts(CONFLICT_ATTEMPTS)):
-            with attempt:
-                lost = self.service.sweep(now)
+        lost = in_transaction(self.tm, self.service.sweep, now)
         if lost:
             logger.warning('processor %s: %d jobs of lost workers handled',
                            self.name, lost)
 
     def _retire(self):
-        for attempt in with_back_off(self.tm.attempts(CONFLICT_ATTEMPTS)):
-            with attempt:
-                self.service.retire(self.owner)
+        in_transaction(self.tm, self.service.retire, self.owner)
 
 
 class Heartbeat(threading.Thread):
