@@ -112,8 +112,7 @@ class JobDispatch:
         record = self._workers.get(job.owner)
         if record is None or jobid not in record.jobs:
             # swept meanwhile: nobody will fold it, index it at once
-            self._index.move(jobid, PROCESSING, job.status)
-            self._index_completed(job)
+            self._index_finished(job)
         return True
 
     def _outcome(self, job, now, error):
@@ -147,10 +146,15 @@ class JobDispatch:
                 record.jobs.remove(jobid)
             elif job.status != PROCESSING or job.owner != record.id:
                 record.jobs.remove(jobid)
-                self._index.move(jobid, PROCESSING, job.status)
-                self._index_completed(job)
+                self._index_finished(job)
                 finished += 1
         return finished
+
+    def _index_finished(self, job):
+        """Move a finished job from 'processing' to its status in the
+        indexes, with its finish time."""
+        self._index.move(job.id, PROCESSING, job.status)
+        self._index_completed(job)
 
     def _index_completed(self, job):
         index = self._index
@@ -163,8 +167,7 @@ class JobDispatch:
         if record is not None and job.id in record.jobs \
                 and job.status != PROCESSING:
             record.jobs.remove(job.id)
-            self._index.move(job.id, PROCESSING, job.status)
-            self._index_completed(job)
+            self._index_finished(job)
 
     def releaseJob(self, jobid):
         """See IJobDispatch."""
