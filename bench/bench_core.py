@@ -43,9 +43,9 @@ import transaction
 import zope.interface
 from persistent.mapping import PersistentMapping
 
-from zodbtasks import processor
 from zodbtasks import testing
 from zodbtasks.interfaces import ITask
+from zodbtasks import runner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, 'results')
@@ -56,7 +56,7 @@ FILL_BATCH = 10000        # jobs per commit when filling a backlog
 BACKLOGS = (100, 10000, 100000)
 HUGE_BACKLOG = 1000000
 BACKLOG_JOBS = 500        # jobs run per backlog measurement
-STEADY_CHUNK = processor.CLAIM_BATCH  # jobs per drain() between top-ups
+STEADY_CHUNK = runner.CLAIM_BATCH  # jobs per drain() between top-ups
 QUEUE_TXNS = 200
 LATENCY_JOBS = 200
 WAIT_TIMEOUT = 120.0
@@ -232,7 +232,7 @@ def run_at_steady_backlog(service, path, jobs=BACKLOG_JOBS):
     wall = cpu = written = 0
     for _ in range(jobs // STEADY_CHUNK):
         size, clock = os.path.getsize(path), Clock()
-        ran = processor.drain(service, limit=STEADY_CHUNK)
+        ran = runner.drain(service, limit=STEADY_CHUNK)
         wall, cpu = [a + b for a, b in zip((wall, cpu), clock.read())]
         written += os.path.getsize(path) - size
         assert ran == STEADY_CHUNK, ran

@@ -20,9 +20,9 @@ import time
 import transaction
 import webtest
 
-from zodbtasks import processor
 from zodbtasks.app import server
 from zodbtasks.app.testing import quiet_instance
+from zodbtasks import runner
 
 JOBS = '/demo/++etc++site/default/jobs/@@jobs.html'
 VIEWS = [
@@ -57,7 +57,7 @@ def fill(db, count):
     tm.commit()
     ran = 0
     while ran < count // 2:
-        ran += processor.drain(service, tm=tm, limit=5000)
+        ran += runner.drain(service, tm=tm, limit=5000)
     rate = count / (time.perf_counter() - started)
     conn.close()
     return rate

@@ -15,28 +15,33 @@ from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.job import RetryPolicy
+from zodbtasks import runner
+from zodbtasks import transactions
+from zodbtasks import wakeup
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.workers import process_worker_id
 
 DEADLINE = 10.0
 
 
 @pytest.fixture(autouse=True)
 def no_back_off(monkeypatch):
-    monkeypatch.setattr(processor, 'BACK_OFF', 0.0)
+    monkeypatch.setattr(transactions, 'BACK_OFF', 0.0)
 
 
 def _tm(service):
-    return processor.transaction_manager_of(service)
+    return runner.transaction_manager_of(service)
 
 
 def _claim(service, owner='w1', now=100.0, limit=10):
     """Claim in a transaction of its own (committing what the test did)."""
     transaction.commit()
     tm = _tm(service)
-    return processor.claim(service, tm, now, limit, owner)
+    return runner.claim(service, tm, now, limit, owner)
 
 
 def test_service_provides_IJobDispatch(service):
-    assert verifyObject(interfaces.IJobDispatch, service)
+    assert verifyObject(interfaces.IJobDispatch, Dispatch(service))
 
 
 def test_run_writes_only_the_job(service, tasks):
@@ -46,7 +51,7 @@ def test_run_writes_only_the_job(service, tasks):
     _claim(service)
     db = service._p_jar.db()
     before = db.lastTransaction()
-    processor.run_job(service, tm, jobid, 100.0, owner='w1')
+    runner.run_job(service, tm, jobid, 100.0, owner='w1')
     [oids] = [[r.oid for r in t] for t in db.storage.iterator(before)
               if t.tid != before]
     classes = sorted(type(service._p_jar.get(oid)).__name__ for oid in oids)
@@ -58,7 +63,7 @@ def test_finished_job_is_indexed_at_the_next_claim(service, tasks):
     transaction.commit()
     tm = _tm(service)
     _claim(service)
-    processor.run_job(service, tm, jobid, 100.0, owner='w1')
+    runner.run_job(service, tm, jobid, 100.0, owner='w1')
     assert service.getStatus(jobid) == COMPLETED
     assert service.countByStatus()[PROCESSING] == 1
     _claim(service)
@@ -80,19 +85,18 @@ def test_changes_from_outside_settle_unfolded_jobs(service, tasks, quiet):
     transaction.commit()
     tm = _tm(service)
     _claim(service)
-    processor.run_job(service, tm, jobid, 100.0, owner='w1')
+    runner.run_job(service, tm, jobid, 100.0, owner='w1')
     assert service.retry(jobid) is True
     counts = service.countByStatus()
     assert (counts[PROCESSING], counts[ERROR], counts[QUEUED]) == (0, 0, 1)
 
 
-def test_claim_records_owner_attempts_and_lease(service, tasks):
+def test_claim_records_owner_and_attempts(service, tasks):
     service.leaseTimeout = 30.0
     jobid = service.add('echo')
     _claim(service, owner='w1', now=100.0)
     job = service.jobs[jobid]
-    assert (job.owner, job.attempts, job.leaseExpires, job.status) == \
-        ('w1', 1, 130.0, PROCESSING)
+    assert (job.owner, job.attempts, job.status) == ('w1', 1, PROCESSING)
     [worker] = service.workers(now=100.0)
     assert worker['id'] == 'w1' and worker['running'] == [jobid]
 
@@ -102,7 +106,7 @@ def test_heartbeat_keeps_a_worker_alive(service, tasks):
     service.add('echo')
     _claim(service, owner='w1', now=100.0)
     assert service.workers(now=140.0)[0]['alive'] is False
-    service.heartbeat('w1', 135.0)
+    Dispatch(service).heartbeat('w1', 135.0)
     assert service.workers(now=140.0)[0]['alive'] is True
     assert service.sweep(now=140.0) == 0
 
@@ -159,7 +163,7 @@ def test_sweep_folds_what_a_lost_worker_finished(service, tasks):
     jobid = service.add('echo')
     transaction.commit()
     _claim(service, now=100.0)
-    processor.run_job(service, _tm(service), jobid, 100.0, owner='w1')
+    runner.run_job(service, _tm(service), jobid, 100.0, owner='w1')
     assert service.sweep(now=200.0) == 0
     assert service.countByStatus()[COMPLETED] == 1
 
@@ -171,22 +175,22 @@ def test_job_finished_after_its_worker_was_swept_is_indexed(service, tasks):
     record = service._workers['w1']
     service.sweep(now=200.0)   # marks it error
     assert record.id == 'w1' and service.getStatus(jobid) == ERROR
-    assert service.finishJob(jobid, 201.0, output='late') is False
+    assert Dispatch(service).finishJob(jobid, 201.0, output='late') is False
 
 
 def test_retire_forgets_an_idle_worker(service, tasks):
     service.add('echo')
     transaction.commit()
     service.process(0)
-    owner = processor.WORKER_ID
-    assert service.retire(owner) is True
+    owner = process_worker_id()
+    assert Dispatch(service).retire(owner) is True
     assert service.workers() == []
 
 
 def test_retire_keeps_a_worker_with_running_jobs(service, tasks):
     service.add('echo')
     _claim(service, owner='w1')
-    assert service.retire('w1') is False
+    assert Dispatch(service).retire('w1') is False
 
 
 def test_failing_task_is_retried_when_the_policy_says_so(
@@ -245,7 +249,7 @@ def test_commit_of_another_process_wakes_the_thread(service, tasks,
                                                      monkeypatch):
     """Without the in-process hook and with an hour's poll interval, only
     the change of the database's last transaction can wake the thread."""
-    monkeypatch.setattr(processor, '_wake_hook', lambda ok, svc: None)
+    monkeypatch.setattr(wakeup, '_after_commit', lambda ok, key: None)
     service.pollInterval = 3600.0
     transaction.commit()
     done = threading.Event()
@@ -265,7 +269,7 @@ def test_idle_claims_write_nothing(service, tasks):
     db = service._p_jar.db()
     assert _claim(service, owner='w1', now=100.0) != []
     tm = _tm(service)
-    processor.fold(service, tm, 'w1')
+    runner.fold(service, tm, 'w1')
     before = db.lastTransaction()
     for now in (101.0, 102.0, 103.0):
         assert _claim(service, owner='w1', now=now) == []
@@ -285,7 +289,7 @@ def test_claims_renew_a_stale_heartbeat(service, tasks):
 def test_commit_during_a_tick_is_not_lost(service, tasks, monkeypatch):
     """A job committed elsewhere after the tick's claim looked at the
     queue, but before the thread waits, must still wake it."""
-    monkeypatch.setattr(processor, '_wake_hook', lambda ok, svc: None)
+    monkeypatch.setattr(wakeup, '_after_commit', lambda ok, key: None)
     service.pollInterval = 3600.0
     transaction.commit()
     done = threading.Event()
@@ -312,7 +316,7 @@ def test_jobs_of_a_batch_go_back_when_running_one_breaks(
         service, tasks, monkeypatch):
     ids = [service.add('echo', i) for i in range(4)]
     transaction.commit()
-    real_run_job = processor.run_job
+    real_run_job = runner.run_job
     ran = []
 
     def breaking_run_job(svc, tm, jobid, now=None, owner=None):
@@ -320,7 +324,7 @@ def test_jobs_of_a_batch_go_back_when_running_one_breaks(
             raise OSError('the storage went away')
         ran.append(jobid)
         real_run_job(svc, tm, jobid, now, owner)
-    monkeypatch.setattr(processor, 'run_job', breaking_run_job)
+    monkeypatch.setattr(runner, 'run_job', breaking_run_job)
     with pytest.raises(OSError):
         service.process(0)
     statuses = [service.getStatus(i) for i in ids]
@@ -330,6 +334,6 @@ def test_jobs_of_a_batch_go_back_when_running_one_breaks(
 def test_release_worker_jobs(service, tasks):
     ids = [service.add('echo') for _ in range(3)]
     assert sorted(_claim(service, owner='w1')) == sorted(ids)
-    assert service.releaseWorkerJobs('w1') == 3
+    assert Dispatch(service).releaseWorkerJobs('w1') == 3
     assert [service.getStatus(i) for i in ids] == [QUEUED] * 3
-    assert service.releaseWorkerJobs('nobody') == 0
+    assert Dispatch(service).releaseWorkerJobs('nobody') == 0

@@ -22,6 +22,7 @@ import ZODB
 import ZODB.FileStorage
 from zope.interface.verify import verifyObject
 
+from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import CRONJOB
@@ -325,7 +326,7 @@ def test_lost_job_without_attempts_left_becomes_error(legacy):
         service.sweep(now=FAR)
     service.process(now=FAR)  # everything due but the lost job
     with legacy.tm:  # a second worker claims it (attempt 2 of 2) and dies
-        assert service.claimJobs(FAR + 10, 1, 'dying') \
+        assert Dispatch(service).claimJobs(FAR + 10, 1, 'dying') \
             == [IDS['processing_lost']]
     with legacy.tm:
         assert service.sweep(now=FAR + 1000) == 1

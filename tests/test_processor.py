@@ -16,13 +16,17 @@ from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.task import TaskError
+from zodbtasks import runner
+from zodbtasks import transactions
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.workers import process_worker_id
 
 DEADLINE = 10.0  # seconds; generous, only reached when something is broken
 
 
 @pytest.fixture(autouse=True)
 def no_back_off(monkeypatch):
-    monkeypatch.setattr(processor, 'BACK_OFF', 0.0)
+    monkeypatch.setattr(transactions, 'BACK_OFF', 0.0)
 
 
 def _commit_and_process(service, now=0):
@@ -72,7 +76,7 @@ def test_unexpected_exception_is_recorded_with_type(service, tasks, quiet):
 def test_job_failure_is_logged_with_job_id(service, tasks, caplog):
     jobid = service.add('crash', 7)
     _commit_and_process(service)
-    records = [r for r in caplog.records if r.name == 'zodbtasks.processor']
+    records = [r for r in caplog.records if r.name == 'zodbtasks.runner']
     assert records[0].levelno == logging.ERROR
     assert str(jobid) in records[0].getMessage()
     assert records[0].exc_info is not None
@@ -153,7 +157,7 @@ def test_endless_conflicts_end_in_error(service, tasks, quiet):
 
 def test_conflicts_back_off_exponentially():
     slept = []
-    attempts = list(processor.with_back_off(
+    attempts = list(transactions.with_back_off(
         range(4), base=0.01, sleep=slept.append))
     assert attempts == [0, 1, 2, 3] and len(slept) == 3
     assert 0.005 <= slept[0] <= 0.015 and 0.02 <= slept[2] <= 0.06
@@ -274,14 +278,14 @@ def test_two_processors_never_run_the_same_job(service, tasks):
     db = service._p_jar.db()
     conn1, tm1, svc1 = testing.open_service(db, service._p_oid)
     conn2, tm2, svc2 = testing.open_service(db, service._p_oid)
-    claimed1 = svc1.claimJobs(0, 3, 'worker-1')
-    claimed2 = svc2.claimJobs(0, 3, 'worker-2')
+    claimed1 = Dispatch(svc1).claimJobs(0, 3, 'worker-1')
+    claimed2 = Dispatch(svc2).claimJobs(0, 3, 'worker-2')
     assert claimed1 == claimed2  # same snapshot, same choice
     tm1.commit()
     with pytest.raises(ConflictError):
         tm2.commit()
     tm2.abort()
-    claimed2 = processor.claim(svc2, tm2, 0, 3, 'worker-2')
+    claimed2 = runner.claim(svc2, tm2, 0, 3, 'worker-2')
     assert sorted(claimed1 + claimed2) == sorted(ids)
     conn1.close()
     conn2.close()
@@ -290,22 +294,22 @@ def test_two_processors_never_run_the_same_job(service, tasks):
 def test_job_claimed_by_another_worker_is_skipped(service, tasks):
     jobid = service.add('counter')
     transaction.commit()
-    tm = processor.transaction_manager_of(service)
-    assert processor.claim(service, tm, 0, 1, 'other-worker') == [jobid]
-    processor.run_job(service, tm, jobid, 0, owner='this-worker')
+    tm = runner.transaction_manager_of(service)
+    assert runner.claim(service, tm, 0, 1, 'other-worker') == [jobid]
+    runner.run_job(service, tm, jobid, 0, owner='this-worker')
     assert tasks == [] and service.getStatus(jobid) == PROCESSING
 
 
 def test_release_puts_job_back_in_front(service, tasks):
     ids = {service.add('echo'), service.add('echo')}
     transaction.commit()
-    tm = processor.transaction_manager_of(service)
-    [first] = processor.claim(service, tm, 0, 1)
-    processor.release(service, tm, [first])
+    tm = runner.transaction_manager_of(service)
+    [first] = runner.claim(service, tm, 0, 1)
+    runner.release(service, tm, [first])
     assert service.getStatus(first) == QUEUED
     assert service.jobs[first].attempts == 0
     [second] = ids - {first}
-    assert processor.claim(service, tm, 0, 2) == [first, second]
+    assert runner.claim(service, tm, 0, 2) == [first, second]
 
 
 def test_stop_event_releases_unrun_claimed_jobs(service, tasks):
@@ -313,8 +317,8 @@ def test_stop_event_releases_unrun_claimed_jobs(service, tasks):
     transaction.commit()
     stop = threading.Event()
     stop.set()
-    tm = processor.transaction_manager_of(service)
-    assert processor.drain(service, now=0, stop=stop, tm=tm) == 0
+    tm = runner.transaction_manager_of(service)
+    assert runner.drain(service, now=0, stop=stop, tm=tm) == 0
     assert [service.getStatus(i) for i in ids] == [QUEUED] * 3
 
 
@@ -449,20 +453,20 @@ def test_rerun_clears_old_progress(service, tasks, quiet):
     service.retry(jobid)
     transaction.commit()
     tm = service._p_jar.transaction_manager
-    processor.claim(service, tm, 0, 1)
+    runner.claim(service, tm, 0, 1)
     assert service.getProgress(jobid) is None
 
 
 def test_slow_jobs_are_claimed_one_at_a_time(service, tasks, monkeypatch):
-    monkeypatch.setattr(processor, 'QUICK_JOB', -1.0)  # every job is slow
+    monkeypatch.setattr(runner, 'QUICK_JOB', -1.0)  # every job is slow
     sizes = []
-    real_claim = processor.claim
+    real_claim = runner.claim
 
-    def counting_claim(svc, tm, now, limit, owner=processor.WORKER_ID):
+    def counting_claim(svc, tm, now, limit, owner=None):
         sizes.append(limit)
         return real_claim(svc, tm, now, limit, owner)
-    monkeypatch.setattr(processor, 'claim', counting_claim)
+    monkeypatch.setattr(runner, 'claim', counting_claim)
     for _ in range(3):
         service.add('echo')
     _commit_and_process(service)
-    assert sizes == [processor.CLAIM_BATCH, 1]
+    assert sizes == [runner.CLAIM_BATCH, 1]

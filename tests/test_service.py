@@ -14,13 +14,17 @@ from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import STARTLATER
+from zodbtasks import runner
+from zodbtasks.dispatch import Dispatch
 from zodbtasks.service import TaskService
 
 
 def test_provides_its_interfaces():
     svc = TaskService()
     assert verifyObject(interfaces.ITaskService, svc)
-    assert verifyObject(interfaces.IJobDispatch, svc)
+    assert verifyObject(interfaces.IReadTaskService, svc)
+    assert verifyObject(interfaces.IWriteTaskService, svc)
+    assert verifyObject(interfaces.IJobDispatch, Dispatch(svc))
 
 
 def test_add_queues_a_job(service, tasks):
@@ -331,8 +335,7 @@ def test_delete_refuses_running_job(service, tasks):
     jobid = service.add('echo')
     transaction.commit()
     tm = service._p_jar.transaction_manager
-    from zodbtasks import processor
-    processor.claim(service, tm, 0, 1)
+    runner.claim(service, tm, 0, 1)
     assert service.delete(jobid) is False
 
 

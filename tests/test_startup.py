@@ -83,7 +83,7 @@ def test_start_is_logged_per_service(db, sites, caplog):
     caplog.set_level(logging.INFO, logger='zodbtasks')
     _configure('site1@jobs')
     startup.bootStrapSubscriber(_opened(db))
-    assert ('zodbtasks', logging.INFO,
+    assert ('zodbtasks.startup', logging.INFO,
             'service jobs on site site1 started') in caplog.record_tuples
 
 

@@ -46,7 +46,7 @@ def _filled(db, count):
     conn = db.open()
     conn.root()['queue'] = queue = BTreeQueue()
     for index in range(count):
-        queue.put(index + 1, now=float(index))
+        queue.put(index + 1)
         if index % 5000 == 4999:
             transaction.commit()
     transaction.commit()
@@ -67,7 +67,7 @@ def _views(db, oid):
 def test_put_and_pull_merge_at_every_size(db, waiting):
     (tm1, q1), (tm2, q2) = _views(db, _filled(db, waiting))
     assert q1.pull() == 1
-    q2.put(-5, now=1e6)
+    q2.put(-5)
     tm1.commit()
     tm2.commit()
     tm1.begin()

@@ -23,15 +23,14 @@ from BTrees.LLBTree import intersection
 from BTrees.OOBTree import OOBTree
 
 from zodbtasks import interfaces
+from zodbtasks.interfaces import SORT_KEYS
+from zodbtasks.keys import MAX_ID
 from zodbtasks.trees import SENTINEL
 from zodbtasks.trees import Counts
 from zodbtasks.trees import IdSet
 from zodbtasks.trees import TimeSet
 from zodbtasks.trees import tune_sentinel
 
-MAX_ID = 2 ** 63 - 1
-#: Columns the job listing can be sorted on.
-SORT_KEYS = ('id', 'task', 'status', 'started', 'completed')
 
 
 def descending(tree, low=None):
@@ -148,6 +147,17 @@ class JobIndex(persistent.Persistent):
 
     def ids_by_status(self, status):
         return self.by_status.ids(status)
+
+    def first_ids(self, statuses, limit):
+        """Up to ``limit`` ids having one of ``statuses``, status by
+        status, oldest first."""
+        ids = []
+        for status in statuses:
+            for jobid in self.by_status.ids(status):
+                if len(ids) >= limit:
+                    return ids
+                ids.append(jobid)
+        return ids
 
     def query(self, jobs, status=None, task=None, sort_on='id',
               reverse=True, start=0, size=50):

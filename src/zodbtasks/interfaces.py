@@ -28,9 +28,20 @@ STATUSES = (QUEUED, PROCESSING, COMPLETED, ERROR, CANCELLED, DELAYED,
             CRONJOB, STARTLATER)
 #: Statuses of jobs that will not run again; ``clean()`` removes them.
 FINISHED = (CANCELLED, ERROR, COMPLETED)
+#: Statuses of jobs that have not started; ``cancelAll()`` cancels them.
+WAITING = (QUEUED, DELAYED, CRONJOB, STARTLATER)
+#: Columns ``queryJobs`` (and the Jobs tab) can sort on.
+SORT_KEYS = ('id', 'task', 'status', 'started', 'completed')
 
 
 # -- Exceptions callers handle -------------------------------------------------
+
+class TaskError(Exception):
+    """An expected failure of a task: the job's status becomes ``error``
+    and ``getError`` gives this error's message (no traceback is logged at
+    error level).  Also importable as ``zodbtasks.task.TaskError``.
+    """
+
 
 class ScheduleError(ValueError):
     """A cron spec, cron string, delay or time zone is invalid.
@@ -117,6 +128,14 @@ class IJob(zope.interface.Interface):
     owner = zope.schema.TextLine(
         title='Owner', description='Id of the worker running it, or None.',
         required=False)
+    enqueued = zope.schema.Float(
+        title='Last queued (epoch seconds)',
+        description='When the job last entered the queue; None for jobs '
+        'queued before zodbtasks 0.2 (their creation time counts then).',
+        required=False)
+    retryPolicy = zope.interface.Attribute(
+        'A zodbtasks.retry.RetryPolicy: how the job is retried when its '
+        'worker is lost or, if the policy says so, when its task fails.')
 
 
 class ICronJob(IJob):
@@ -144,6 +163,20 @@ class ICronJob(IJob):
         title='Next run (epoch seconds)',
         description='None until a processor first sees the job.',
         required=False)
+    runs = zope.schema.Int(
+        title='Runs', description='How many times the job ran.', default=0)
+    isDelayed = zope.schema.Bool(
+        title='Delayed', description='Whether the job runs once after a '
+        'delay (else it repeats on its schedule).', readonly=True)
+    cancelRequested = zope.schema.Bool(
+        title='Cancel requested',
+        description='Set by ``cancel`` while the job runs: it ends '
+        '``cancelled`` after this run instead of being rescheduled.',
+        default=False)
+
+    def describeSchedule():
+        """A short human description of the schedule, e.g. 'at minute 0
+        and 30 past hour 3 (UTC)'."""
 
     def timeOfNextCall(now):
         """The next run strictly after ``now`` (epoch seconds)."""
@@ -160,12 +193,9 @@ class ICronJob(IJob):
 
 # -- Task services -------------------------------------------------------------
 
-class ITaskService(IContained):
-    """A persistent service holding jobs and their queues (lovely names).
-
-    Usually stored in a site's site manager (``sm['default'][name]``) and
-    registered as a named utility providing ITaskService.
-    """
+class IReadTaskService(zope.interface.Interface):
+    """What viewing a task service needs (permission zodbtasks.ViewJobs);
+    its fields are the service's settings."""
 
     jobs = zope.interface.Attribute(
         'A BTree mapping job id (int) to job; read it, do not change it.')
@@ -175,59 +205,43 @@ class ITaskService(IContained):
         description='How often the processor looks for due jobs when '
         'nothing wakes it up.', default=1.0, min=0.01)
 
+    leaseTimeout = zope.schema.Float(
+        title='Lease timeout (seconds)',
+        description='A worker that sent no heartbeat for this long is '
+        'lost; its running jobs are retried or fail.', default=60.0,
+        min=1.0)
+
+    heartbeatInterval = zope.schema.Float(
+        title='Heartbeat interval (seconds)',
+        description='How often a worker renews its lease: a quarter of '
+        'leaseTimeout.', readonly=True)
+
+    path = zope.interface.Attribute(
+        'The names from the root folder down to this service (a tuple).')
+
+    def getSite():
+        """The site whose site manager holds this service, or None."""
+
+    def getSiteManager():
+        """The site manager holding this service (the global one when the
+        service is not stored in a site)."""
+
+    def __getitem__(jobid):
+        """The job ``jobid`` (an int or its decimal text); KeyError."""
+
+    def __contains__(jobid):
+        """Whether a job ``jobid`` exists."""
+
+    def __len__():
+        """How many jobs the service holds."""
+
     def getAvailableTasks():
         """A dict name -> task of the ITask utilities visible from the
         service's site (local ones and global ones)."""
 
-    def add(task, input=None, startLater=False, retryPolicy=None):
-        """Add a job running the task named ``task`` and return its id.
-
-        The job is ``queued`` (or ``startlater`` with ``startLater=True``,
-        until ``startJob``).  ``retryPolicy`` (a zodbtasks.job.RetryPolicy)
-        says how it is retried when its worker is lost or, if asked, when
-        its task fails.  Raises UnknownTaskError for a task name that is
-        not registered and InputError for an input that cannot be pickled;
-        no job is created then.
-        """
-
-    def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
-                   month=(), dayOfWeek=(), delay=None, cron=None,
-                   timezone=None):
-        """Add a cron job (status ``cronjob``) or, with ``delay``, a delayed
-        job (status ``delayed``) and return its id.
-
-        The schedule is validated now (ScheduleError); its first run is
-        computed from the processor's ``now`` when a processor first sees
-        the job.  Raises UnknownTaskError and InputError as ``add`` does.
-        """
-
-    def updateCronJob(jobid, task, input=None, minute=(), hour=(),
-                      dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
-                      cron=None, timezone=None):
-        """Change a waiting (or running) cron or delayed job's task, input
-        and schedule, and reschedule it.
-
-        Everything is validated first (UnknownTaskError, InputError,
-        ScheduleError) and nothing changes when something is invalid.
-        ValueError for a job that is not a waiting or running cron job.
-        """
-
-    def startJob(jobid):
-        """Queue a ``startlater`` job; return whether it was queued."""
-
-    def cancel(jobid):
-        """Cancel a queued, delayed, cron or startlater job so that it never
-        runs; return whether it was cancelled.  Running and finished jobs
-        are left as they are.  Never scans all jobs."""
-
-    def cancelAll():
-        """Cancel every job that has not started, in bounded transactions of
-        its own (see PendingChangesError); return how many were cancelled.
-        """
-
-    def reschedule(jobid):
-        """Make a cron job's changed schedule take effect: the next run is
-        computed afresh from the processor's next ``now``."""
+    def getTask(name):
+        """The ITask utility named ``name`` as seen from the service's site;
+        UnknownTaskError when there is none."""
 
     def getStatus(jobid):
         """The job's status (KeyError for an unknown id)."""
@@ -242,14 +256,6 @@ class ITaskService(IContained):
         """``(fraction, message)`` last reported by the job's task with
         ``zodbtasks.task.reportProgress`` during its current or last run,
         or None."""
-
-    def retry(jobid):
-        """Queue a failed or cancelled job again (its error is cleared);
-        return whether it was queued."""
-
-    def delete(jobid):
-        """Remove a job that is not running (cancelling it first if it
-        waits); return whether it was removed."""
 
     def countByStatus():
         """A dict status -> number of jobs, for every status (no job is
@@ -279,10 +285,100 @@ class ITaskService(IContained):
         """Seconds the oldest waiting job (queued, or scheduled and due)
         has waited at ``now``, or None when nothing waits."""
 
+    def nextScheduledTime():
+        """The earliest scheduled run (epoch seconds), or None."""
+
+    def workers(now=None):
+        """The workers that claimed jobs of this service: a list of dicts
+        with ``id``, ``heartbeat``, ``started``, ``running`` (job ids)
+        and ``alive`` (heartbeat within ``leaseTimeout`` of ``now``)."""
+
+    def stuckJobs(now=None):
+        """The jobs claimed by workers that are no longer alive."""
+
+    def checkIndex():
+        """Compare the indexes (status and task sets and their counts, the
+        time indexes, the queue, the schedule, the worker records) with
+        the jobs, which are the truth; return the problems found, one line
+        each naming the job or entry (an empty list: they agree).  Reads
+        only; loads every job."""
+
+    def isProcessing():
+        """Whether this service's processor thread runs in this process."""
+
+
+class IWriteTaskService(zope.interface.Interface):
+    """What changing a task service needs (permission zodbtasks.ManageJobs).
+    """
+
+    def add(task, input=None, startLater=False, retryPolicy=None, now=None):
+        """Add a job running the task named ``task`` and return its id.
+
+        The job is ``queued`` (or ``startlater`` with ``startLater=True``,
+        until ``startJob``).  ``retryPolicy`` (a zodbtasks.job.RetryPolicy)
+        says how it is retried when its worker is lost or, if asked, when
+        its task fails.  Raises UnknownTaskError for a task name that is
+        not registered and InputError for an input that cannot be pickled;
+        no job is created then.  ``now`` is the creation (and queueing)
+        time.
+        """
+
+    def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
+                   month=(), dayOfWeek=(), delay=None, cron=None,
+                   timezone=None, now=None):
+        """Add a cron job (status ``cronjob``) or, with ``delay``, a delayed
+        job (status ``delayed``) and return its id.
+
+        The schedule is validated now (ScheduleError); its first run is
+        computed from the processor's ``now`` when a processor first sees
+        the job.  Raises UnknownTaskError and InputError as ``add`` does.
+        """
+
+    def updateCronJob(jobid, task, input=None, minute=(), hour=(),
+                      dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
+                      cron=None, timezone=None):
+        """Change a waiting (or running) cron or delayed job's task, input
+        and schedule, and reschedule it.
+
+        Everything is validated first (UnknownTaskError, InputError,
+        ScheduleError) and nothing changes when something is invalid.
+        ValueError for a job that is not a waiting or running cron job.
+        """
+
+    def startJob(jobid, now=None):
+        """Queue a ``startlater`` job; return whether it was queued."""
+
+    def cancel(jobid):
+        """Cancel a queued, delayed, cron or startlater job so that it never
+        runs; return whether it was cancelled.  Running and finished jobs
+        are left as they are.  Never scans all jobs."""
+
+    def cancelAll():
+        """Cancel every job that has not started, in bounded transactions of
+        its own (see PendingChangesError); return how many were cancelled.
+        """
+
+    def reschedule(jobid):
+        """Make a cron job's changed schedule take effect: the next run is
+        computed afresh from the processor's next ``now``."""
+
+    def retry(jobid, now=None):
+        """Queue a failed or cancelled job again (its error is cleared);
+        return whether it was queued."""
+
+    def delete(jobid):
+        """Remove a job that is not running (cancelling it first if it
+        waits); return whether it was removed."""
+
     def clean(status=FINISHED):
         """Remove the jobs having one of the statuses, in bounded
         transactions of its own (see PendingChangesError); return how many
         were removed."""
+
+    def rebuildIndex():
+        """Repair every problem ``checkIndex`` reports, in bounded
+        transactions of its own (see PendingChangesError; safe while
+        processors run); return the problems that were repaired."""
 
     def process(now=None):
         """Run every job due at ``now`` in the calling thread, each in a
@@ -292,20 +388,6 @@ class ITaskService(IContained):
     def processNext(now=None):
         """Run at most one due job as ``process`` does; return whether one
         ran."""
-
-    leaseTimeout = zope.schema.Float(
-        title='Lease timeout (seconds)',
-        description='A worker that sent no heartbeat for this long is '
-        'lost; its running jobs are retried or fail.', default=60.0,
-        min=1.0)
-
-    def workers(now=None):
-        """The workers that claimed jobs of this service: a list of dicts
-        with ``id``, ``heartbeat``, ``started``, ``running`` (job ids)
-        and ``alive`` (heartbeat within ``leaseTimeout`` of ``now``)."""
-
-    def stuckJobs(now=None):
-        """The jobs claimed by workers that are no longer alive."""
 
     def sweep(now=None):
         """Handle the jobs of lost workers: each is retried as its retry
@@ -323,25 +405,36 @@ class ITaskService(IContained):
         """Ask the processor thread to stop and return at once; the thread
         ends within one poll interval (after its current job)."""
 
-    def isProcessing():
-        """Whether this service's processor thread runs in this process."""
+
+class ITaskService(IReadTaskService, IWriteTaskService, IContained):
+    """A persistent service holding jobs and their queues (lovely names).
+
+    Usually stored in a site's site manager (``sm['default'][name]``) and
+    registered as a named utility providing ITaskService.
+    """
 
 
 # -- Processors -----------------------------------------------------------------
 
-class IProcessor(zope.interface.Interface):
-    """Runs the jobs of one task service in a daemon thread.
+# The two interfaces below are the internal processor protocol: what the
+# runtime (zodbtasks.processor, zodbtasks.runner) relies on.  Applications
+# use ITaskService; these may change between releases.
 
-    Three layers: ``runJob`` processes one claimed job in one transaction;
-    ``tick(now)`` claims and runs what is due; ``run()`` loops over ticks,
-    waiting on an Event between them.
+class IProcessor(zope.interface.Interface):
+    """Internal: runs the jobs of one task service in a daemon thread.
+
+    Three layers: ``zodbtasks.runner.run_job`` processes one claimed job in
+    one transaction; ``tick(now)`` claims and runs what is due; ``run()``
+    loops over ticks, waiting on an Event between them.
     """
 
     name = zope.schema.TextLine(title='Thread name')
     serviceOid = zope.interface.Attribute("The service's persistent oid.")
 
     def tick(now):
-        """Claim and run every job due at ``now``; return how many ran."""
+        """Sweep for lost workers if it is time at ``now``, then claim and
+        run every due job; return how many ran.  ``run()`` passes the
+        clock's time."""
 
     def run():
         """The thread's loop: tick, then wait until woken or the poll
@@ -355,8 +448,9 @@ class IProcessor(zope.interface.Interface):
 
 
 class IJobDispatch(zope.interface.Interface):
-    """What processors call on a task service, each inside a transaction
-    the processor owns.  Applications use ITaskService instead."""
+    """Internal: what processors do to a task service, each call inside
+    a transaction the processor owns (``zodbtasks.dispatch.Dispatch(service)``
+    provides it).  Applications use ITaskService instead."""
 
     def getTask(name):
         """The ITask utility named ``name`` as seen from the service's site;
@@ -407,3 +501,6 @@ class IJobDispatch(zope.interface.Interface):
 
     def nextScheduledTime():
         """The earliest scheduled run (epoch seconds), or None."""
+
+    def sweep(now):
+        """ITaskService.sweep at ``now``."""

@@ -1,56 +1,29 @@
 """Jobs: a request to run a task once (Job) or on a schedule (CronJob).
 
-Jobs are plain records.  Their status changes only through the service,
-which keeps its indexes (queue, schedule, status sets) in step with them.
+Jobs are records plus what their kind decides: which status a job waits
+in, and where it goes after a run, after its worker was lost and after a
+claim that did not run (``after_run``, ``after_loss``, ``after_release``).
+They never touch the service's queue, schedule or indexes: the job-state
+layer (``zodbtasks.jobmaps``) applies what they decide.
 """
-import dataclasses
+import collections
 import io
 import pickle
-import random
 
 import persistent
 import zope.interface
 
 from zodbtasks import interfaces
 from zodbtasks.cron import make_schedule
+from zodbtasks.retry import DEFAULT as DEFAULT_RETRY_POLICY
+from zodbtasks.retry import RetryPolicy  # noqa: F401 (pickled here by 0.1)
 
 #: How much of a failure's traceback a job keeps (head and tail).
 TRACEBACK_LIMIT = 64 * 1024
 
-
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """How a job is retried (stored on the job; immutable).
-
-    ``maxAttempts``: how many times the job may be claimed in all.
-    ``delay``: seconds before the first retry; each retry doubles it, with
-    jitter (x0.5 to x1.5).  ``idempotent=False``: never run the job again
-    once it started (a job whose worker was lost becomes ``error``).
-    ``retryErrors``: also retry jobs whose task raised (by default a
-    failing task's job becomes ``error`` at once).  ConflictErrors are
-    always retried at once and do not count as attempts.
-    """
-
-    maxAttempts: int = 3
-    delay: float = 1.0
-    idempotent: bool = True
-    retryErrors: bool = False
-
-    def __post_init__(self):
-        if not isinstance(self.maxAttempts, int) or self.maxAttempts < 1:
-            raise ValueError('maxAttempts must be a whole number >= 1, not '
-                             '%r' % (self.maxAttempts,))
-        if not isinstance(self.delay, (int, float)) or self.delay < 0:
-            raise ValueError('delay must be a number of seconds >= 0, not '
-                             '%r' % (self.delay,))
-
-    def mayRetry(self, attempts):
-        """Whether a job claimed ``attempts`` times may run again."""
-        return self.idempotent and attempts < self.maxAttempts
-
-    def backOff(self, attempts, rng=random):
-        """Seconds to wait before the next attempt."""
-        return self.delay * 2 ** max(attempts - 1, 0) * rng.uniform(0.5, 1.5)
+#: Where a job goes next: its status and, when it is not None, the time
+#: at which it is scheduled to run (None: it is not scheduled).
+Next = collections.namedtuple('Next', 'status at')
 
 
 @zope.interface.implementer(interfaces.IJob)
@@ -64,17 +37,19 @@ class Job(persistent.Persistent):
     completed = None
     attempts = 0
     owner = None
-    progress = None
-    progressMessage = None
+    #: When the job last entered the queue (None: not since 0.1).
+    enqueued = None
     #: Order key of the job's entry in the service queue, while queued.
     queueKey = None
     #: Order key it had when claimed: a released job goes back there.
     releaseKey = None
     #: When a retry (or a cron run) is due; None while not scheduled.
     scheduledFor = None
-    #: Until when the claim holds unless the owner's heartbeat renews it.
+    #: Written by 0.1 and never read: the lease is the worker's heartbeat.
     leaseExpires = None
-    retryPolicy = RetryPolicy()
+    retryPolicy = DEFAULT_RETRY_POLICY
+    #: The status a job waits in before it runs.
+    waiting_status = interfaces.QUEUED
 
     def __init__(self, id, task, input, created=None):
         self.id = id
@@ -106,6 +81,40 @@ class Job(persistent.Persistent):
         self.error = None
         self.traceback = None
 
+    # -- what the kind decides (applied by zodbtasks.jobmaps) ------------
+
+    def when_pulled(self, now):
+        """None: a job pulled from the queue is claimed now; a time: it is
+        scheduled for then instead."""
+        return None
+
+    def after_run(self, now, error):
+        """Where the job goes after a run that ended at ``now`` (with
+        ``error``, a message, or None)."""
+        policy = self.retryPolicy
+        if error is None:
+            return Next(interfaces.COMPLETED, None)
+        if policy.mayRetryError(self.attempts):
+            return Next(interfaces.QUEUED, now + policy.backOff(self.attempts))
+        return Next(interfaces.ERROR, None)
+
+    def after_loss(self, now):
+        """Where the job goes after its worker was lost at ``now`` (the
+        failure is recorded already)."""
+        policy = self.retryPolicy
+        if policy.mayRetry(self.attempts):
+            return Next(self.waiting_status,
+                        now + policy.backOff(self.attempts))
+        if not policy.idempotent:
+            self.recordFailure(self.error + '; not retried: the job is not '
+                               'idempotent')
+        return Next(interfaces.ERROR, None)
+
+    def after_release(self):
+        """Where a claimed job that did not run goes back; ``at`` None:
+        the queue, at the position it was claimed from."""
+        return Next(interfaces.QUEUED, None)
+
 
 @zope.interface.implementer(interfaces.ICronJob)
 class CronJob(Job):
@@ -115,8 +124,8 @@ class CronJob(Job):
     delay = None
     cron = None
     timezone = None
-    #: How many times the job ran.
     runs = 0
+    cancelRequested = False
 
     def __init__(self, id, task, input, minute=(), hour=(), dayOfMonth=(),
                  month=(), dayOfWeek=(), delay=None, cron=None,
@@ -125,8 +134,7 @@ class CronJob(Job):
         self.update(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
                     month=month, dayOfWeek=dayOfWeek, delay=delay,
                     cron=cron, timezone=timezone)
-        self.status = (interfaces.DELAYED if self.delay is not None
-                       else interfaces.CRONJOB)
+        self.status = self.waiting_status
 
     @property
     def schedule(self):
@@ -138,8 +146,12 @@ class CronJob(Job):
 
     @property
     def isDelayed(self):
-        """Whether the job runs once after a delay (else it repeats)."""
+        """See ICronJob."""
         return self.delay is not None
+
+    @property
+    def waiting_status(self):
+        return interfaces.DELAYED if self.isDelayed else interfaces.CRONJOB
 
     def timeOfNextCall(self, now):
         """See ICronJob."""
@@ -161,8 +173,34 @@ class CronJob(Job):
         self.timezone = getattr(schedule, 'timezone', None)
 
     def describeSchedule(self):
-        """A short human description of the schedule."""
+        """See ICronJob."""
         return self.schedule.describe()
+
+    # -- what the kind decides -------------------------------------------
+
+    def when_pulled(self, now):
+        """A waiting cron job in the queue is scheduled from ``now`` (the
+        first time a processor sees it, or after ``reschedule``)."""
+        if self.status == self.waiting_status:
+            return self.timeOfNextCall(now)
+        return None
+
+    def after_run(self, now, error):
+        self.runs += 1
+        if self.isDelayed:
+            return super().after_run(now, error)
+        if self.cancelRequested:
+            self.cancelRequested = False
+            return Next(interfaces.CANCELLED, None)
+        return Next(interfaces.CRONJOB, self.timeOfNextCall(now))
+
+    def after_loss(self, now):
+        if self.isDelayed:
+            return super().after_loss(now)
+        return Next(interfaces.CRONJOB, self.timeOfNextCall(now))
+
+    def after_release(self):
+        return Next(self.waiting_status, self.scheduledFor or self.started)
 
 
 def cap_text(text, limit=TRACEBACK_LIMIT):

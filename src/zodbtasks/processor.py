@@ -1,270 +1,48 @@
-"""Running jobs: one job in one transaction, one ``tick(now)``, and the
-thread's ``run()`` loop.
+"""Processor threads: the ``run()`` loop of one worker, its heartbeat
+thread, and the registry of this process's processors.
 
-- ``run_job`` runs one claimed job: the task's ZODB changes, the job's
-  result and its final status commit together in one transaction, retried
-  with back-off on ConflictError.  A failing task's changes are aborted and
-  its error is recorded in a transaction of its own.
-- ``claim`` takes due jobs in a short transaction of its own that writes
-  the jobs (status, owner, attempts): two claimers of one job conflict and
-  exactly one wins.  Claiming several jobs at once keeps a lone worker's
-  cost close to one commit per job.
-- ``drain`` claims and runs until nothing is due: ``process()`` calls it in
-  the caller's thread, ``Processor.tick`` in the processor thread.
-- ``Processor`` is the daemon thread; it wakes on an Event set by an
-  after-commit hook when a transaction in this process queued a job, and
-  otherwise polls at the service's ``pollInterval``.
+Three layers: ``zodbtasks.runner`` processes one job in one transaction;
+``Processor.tick(now)`` is one iteration (sweep now and then, then drain
+what is due); ``Processor.run()`` loops over ticks, waiting on an Event
+that the wake-up channel (``zodbtasks.wakeup``) sets after a commit in
+this process queued a job, or until the database's last transaction
+changes (another process committed), or the poll interval passes.
 """
 import logging
-import os
 import random
-import socket
 import threading
 import time
-import traceback as traceback_module
 
 import transaction
-import zope.component.hooks
 import zope.interface
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import interfaces
-from zodbtasks.job import check_picklable
-from zodbtasks.task import TaskError
+from zodbtasks import runner
+from zodbtasks import wakeup
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.transactions import in_transaction
+from zodbtasks.transactions import own_connection
+from zodbtasks.workers import process_worker_id
 
 logger = logging.getLogger(__name__)
-
-#: This process's worker id: host, pid and a random part.
-WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
-                            random.getrandbits(24))
-#: Transactions tried per job before giving up on conflicts.
-CONFLICT_ATTEMPTS = 5
-#: Transactions tried per claim: claims of several workers meet on the
-#: queue's head and the indexes, and losing one costs only a retry.
-CLAIM_ATTEMPTS = 12
-#: Jobs claimed per claim transaction while jobs are quick.
-CLAIM_BATCH = 20
-#: Jobs taking longer than this (seconds) are claimed one at a time, so a
-#: claimed job never waits long behind others (and other workers get them).
-QUICK_JOB = 0.05
-#: First back-off after a conflict (seconds); doubles, with jitter.
-BACK_OFF = 0.01
 
 _registry = {}  # (id(db), oid) -> the list of running Processors
 _alive = set()  # every Processor whose thread has not ended, stopping too
 _registry_lock = threading.Lock()
 
 
-def with_back_off(attempts, base=BACK_OFF, sleep=time.sleep):
-    """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
-    retry for an exponentially growing, jittered time."""
-    for number, attempt in enumerate(attempts):
-        if number:
-            sleep(base * 2 ** (number - 1) * random.uniform(0.5, 1.5))
-        yield attempt
+def __getattr__(name):
+    # 0.1 had a WORKER_ID constant computed at import (wrong after fork).
+    if name == 'WORKER_ID':
+        return process_worker_id()
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
-
-def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
-    """Call ``func(*args, **kwargs)`` in a transaction of ``tm``, retried
-    with back-off on conflicts up to ``attempts`` times; return its
-    result."""
-    for attempt in with_back_off(tm.attempts(attempts)):
-        with attempt:
-            result = func(*args, **kwargs)
-    return result
-
-
-def transaction_manager_of(service):
-    """The transaction manager of the service's connection (the thread's
-    own one when the service is not stored in a database)."""
-    jar = service._p_jar
-    return jar.transaction_manager if jar is not None else transaction.manager
-
-
-def check_no_pending_changes(service):
-    """Raise PendingChangesError when the service's connection holds
-    changes that the caller has not committed."""
-    jar = service._p_jar
-    if jar is not None and getattr(jar, '_registered_objects', None):
-        raise interfaces.PendingChangesError(
-            'commit or abort your changes before calling process(), '
-            'clean() or cancelAll() on %r: they run in transactions of '
-            'their own' % service)
-
-
-# -- one job, one claim -----------------------------------------------------
-
-def claim(service, tm, now, limit, owner=WORKER_ID):
-    """Claim up to ``limit`` due jobs in a transaction of their own."""
-    return in_transaction(tm, service.claimJobs, now, limit, owner,
-                          attempts=CLAIM_ATTEMPTS)
-
-
-def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
-    """Run claimed job ``jobid``; its effects and status commit together.
-
-    ``now`` stamps the run and reschedules cron jobs; when None, the clock
-    is read at the start and at the end of the run.
-    """
-    try:
-        in_transaction(tm, _execute, service, tm, jobid, now, owner)
-    except TransientError as exc:
-        logger.warning('job %s gave up after %d conflicting attempts: %s',
-                       jobid, CONFLICT_ATTEMPTS, exc)
-        _record_failure(service, tm, jobid, now, 'gave up after %d '
-                        'conflicting attempts: %s' % (CONFLICT_ATTEMPTS, exc))
-    except TaskError as exc:
-        logger.warning('job %s failed: %s', jobid, exc)
-        _record_failure(service, tm, jobid, now, str(exc),
-                        traceback_module.format_exc())
-    except Exception as exc:  # the per-job boundary
-        logger.exception('job %s failed', jobid)
-        _record_failure(service, tm, jobid, now,
-                        '%s: %s' % (type(exc).__name__, exc),
-                        traceback_module.format_exc())
-
-
-def _execute(service, tm, jobid, now, owner):
-    job = service.jobs.get(jobid)
-    if job is None or job.status != interfaces.PROCESSING \
-            or job.owner != owner:
-        return  # deleted, or taken over by a sweeper
-    task = service.getTask(job.task)
-    txn = tm.get()
-    with zope.component.hooks.site(service.getSite()):
-        output = task(service, jobid, job.input)
-    if tm.get() is not txn:
-        logger.warning('task %r of job %s committed or aborted the job\'s '
-                       'transaction: its effects are not atomic with the '
-                       'job\'s status', job.task, jobid)
-    check_picklable(output, 'result of job %s (task %r)' % (jobid, job.task))
-    service.finishJob(jobid, now if now is not None else clock.now(),
-                      output=output)
-
-
-def _record_failure(service, tm, jobid, now, message, traceback_text=None):
-    in_transaction(tm, service.finishJob, jobid,
-                   now if now is not None else clock.now(),
-                   error=message, traceback=traceback_text)
-
-
-def release(service, tm, jobids):
-    """Give claimed jobs that did not run back to the queue."""
-    if not jobids:
-        return
-    in_transaction(tm, _release_each, service, jobids)
-
-
-def _release_each(service, jobids):
-    for jobid in jobids:
-        service.releaseJob(jobid)
-
-
-def drain(service, now=None, limit=None, stop=None, tm=None,
-          owner=WORKER_ID, batch=CLAIM_BATCH):
-    """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
-    (an Event) is set; return how many ran.  Jobs claimed but not run
-    because of ``stop`` are released; what ran is indexed at the end."""
-    if tm is None:
-        check_no_pending_changes(service)
-        tm = transaction_manager_of(service)
-    done, size = 0, batch
-    while limit is None or done < limit:
-        if limit is not None:
-            size = min(size, limit - done)
-        jobids = claim(service, tm, now if now is not None else clock.now(),
-                       size, owner)
-        if not jobids:
-            break
-        began = time.perf_counter()
-        ran = _run_claimed(service, tm, jobids, now, owner, stop)
-        done += ran
-        if ran < len(jobids):
-            break  # stopped
-        quick = time.perf_counter() - began <= QUICK_JOB * ran
-        size = batch if quick else 1
-    if done:
-        fold(service, tm, owner)
-    return done
-
-
-def _run_claimed(service, tm, jobids, now, owner, stop):
-    """Run the claimed jobs in order; release the rest when ``stop`` is
-    set, or when running one failed beyond its own error handling (the
-    storage went away), so that no claimed job waits for a sweeper while
-    its worker lives.  Returns how many ran."""
-    index = 0
-    try:
-        for index, jobid in enumerate(jobids):
-            if stop is not None and stop.is_set():
-                break
-            run_job(service, tm, jobid, now, owner)
-        else:
-            return len(jobids)
-    except BaseException:
-        # The job at index did not commit its outcome: it goes back too.
-        tm.abort()
-        _release_quietly(service, tm, jobids[index:])
-        raise
-    release(service, tm, jobids[index:])
-    return index
-
-
-def _release_quietly(service, tm, jobids):
-    """Release ``jobids`` if the storage lets us (best effort, while an
-    error is already on its way up)."""
-    try:
-        release(service, tm, jobids)
-    except Exception:  # the error being raised matters more
-        logger.exception('could not release jobs %s', jobids)
-
-
-def in_batches(service, step, statuses, batch_size):
-    """Call ``step(statuses, batch_size)`` in transactions of their own
-    until it does fewer than ``batch_size``; return the sum."""
-    check_no_pending_changes(service)
-    tm = transaction_manager_of(service)
-    total = 0
-    while True:
-        done = in_transaction(tm, step, statuses, batch_size)
-        total += done
-        if done < batch_size:
-            return total
-
-
-# -- waking processors after commit --------------------------------------------
 
 def _key(service):
-    return (id(service._p_jar.db()), service._p_oid)
+    return wakeup.key_of(service._p_jar.db(), service._p_oid)
 
-
-def wake_after_commit(service):
-    """Wake this process's processors of ``service`` once the current
-    transaction commits (at most one hook per transaction and service)."""
-    jar = service._p_jar
-    if jar is None:
-        return
-    txn = jar.transaction_manager.get()
-    try:
-        txn.data(service)
-    except KeyError:
-        txn.set_data(service, True)
-        txn.addAfterCommitHook(_wake_hook, (service,))
-
-
-def _wake_hook(committed, service):
-    if committed:
-        for processor in _registry.get(_key(service), ()):
-            processor.wake()
-
-
-def fold(service, tm, owner):
-    """Index what worker ``owner`` finished, in a transaction of its own."""
-    in_transaction(tm, service.foldJobs, owner)
-
-
-# -- the processor thread ----------------------------------------------------
 
 def thread_name(service, number=0):
     """``zodbtasks.`` and the service's path segments joined by dots (and
@@ -288,12 +66,12 @@ class Processor(threading.Thread):
     #: How often the loop checks whether the database changed (seconds).
     WATCH = 0.01
 
-    def __init__(self, db, serviceOid, name, owner=WORKER_ID,
-                 batch=CLAIM_BATCH):
+    def __init__(self, db, serviceOid, name, owner=None,
+                 batch=runner.CLAIM_BATCH):
         super().__init__(name=name, daemon=True)
         self.db = db
         self.serviceOid = serviceOid
-        self.owner = owner
+        self.owner = owner or process_worker_id()
         self.batch = batch
         self._stop_event = threading.Event()
         self._wake_event = threading.Event()
@@ -303,7 +81,9 @@ class Processor(threading.Thread):
         self.heartbeat = Heartbeat(self)
 
     def start(self):
-        """Start the thread and its heartbeat thread."""
+        """Start the thread and its heartbeat thread; commits in this
+        process that queue jobs wake it (``zodbtasks.wakeup``)."""
+        wakeup.subscribe(self.db, self.serviceOid, self.wake)
         super().start()
         self.heartbeat.start()
 
@@ -320,11 +100,15 @@ class Processor(threading.Thread):
     def stopping(self):
         return self._stop_event.is_set()
 
-    def tick(self, now=None):
-        """See IProcessor."""
+    def tick(self, now, stamp=None):
+        """See IProcessor.
+
+        ``stamp`` is the time the runner stamps jobs with and sees as now
+        when claiming; None (the thread's case): the clock at each step.
+        """
         self._sweep_now_and_then(now)
-        return drain(self.service, now=now, stop=self._stop_event,
-                     tm=self.tm, owner=self.owner, batch=self.batch)
+        return runner.drain(self.service, now=stamp, stop=self._stop_event,
+                            tm=self.tm, owner=self.owner, batch=self.batch)
 
     def run(self):
         """See IProcessor."""
@@ -337,6 +121,7 @@ class Processor(threading.Thread):
                 self._iterate()
             self._retire()
         finally:
+            wakeup.unsubscribe(self.db, self.serviceOid, self.wake)
             self.heartbeat.stop()
             self.tm.abort()
             connection.close()
@@ -352,7 +137,7 @@ class Processor(threading.Thread):
         # counts as a change (read after the tick, it would be lost).
         last = self.db.lastTransaction()
         try:
-            self.tick()
+            self.tick(clock.now())
             timeout = self._wait_time(clock.now())
         except TransientError as exc:
             logger.info('processor %s: claims conflicted (%s); trying '
@@ -372,7 +157,8 @@ class Processor(threading.Thread):
         the middle of a batch."""
         try:
             released = in_transaction(
-                self.tm, self.service.releaseWorkerJobs, self.owner)
+                self.tm, lambda: Dispatch(self.service).releaseWorkerJobs(
+                    self.owner))
             if released:
                 logger.warning('processor %s released %d jobs it could not '
                                'run', self.name, released)
@@ -401,7 +187,6 @@ class Processor(threading.Thread):
         return timeout
 
     def _sweep_now_and_then(self, now):
-        now = clock.now() if now is None else now
         if now - self._last_sweep < self.service.leaseTimeout / 2:
             return
         self._last_sweep = now
@@ -411,7 +196,8 @@ class Processor(threading.Thread):
                            self.name, lost)
 
     def _retire(self):
-        in_transaction(self.tm, self.service.retire, self.owner)
+        in_transaction(self.tm,
+                       lambda: Dispatch(self.service).retire(self.owner))
 
 
 class Heartbeat(threading.Thread):
@@ -430,20 +216,16 @@ class Heartbeat(threading.Thread):
             self.join(10.0)
 
     def run(self):
-        tm = transaction.TransactionManager()
-        connection = self.processor.db.open(transaction_manager=tm)
-        try:
+        with own_connection(self.processor.db) as (connection, tm):
             service = connection.get(self.processor.serviceOid)
             while not self._stop_event.wait(service.heartbeatInterval):
                 self.beat(service, tm)
-        finally:
-            tm.abort()
-            connection.close()
 
     def beat(self, service, tm):
         try:
             with tm:
-                service.heartbeat(self.processor.owner, clock.now())
+                Dispatch(service).heartbeat(self.processor.owner,
+                                            clock.now())
         except TransientError:
             logger.debug('heartbeat of %s conflicted; the next one counts',
                          self.processor.owner)
@@ -454,7 +236,7 @@ class Heartbeat(threading.Thread):
 def start(service, threads=1):
     """Start ``threads`` processors of ``service`` in this process (none
     when they run already); return them.  Each is a worker of its own,
-    ``WORKER_ID/<n>``."""
+    ``<process worker id>/<n>``."""
     if service._p_jar is None or service._p_oid is None:
         raise ValueError('%r must be stored in a database and committed '
                          'before it can start processing' % service)
@@ -466,7 +248,7 @@ def start(service, threads=1):
         processors = [
             Processor(service._p_jar.db(), service._p_oid,
                       thread_name(service, number),
-                      owner='%s/%d' % (WORKER_ID, number))
+                      owner='%s/%d' % (process_worker_id(), number))
             for number in range(threads)]
         _registry[_key(service)] = processors
         for processor in processors:

@@ -1,58 +1,40 @@
-"""A persistent FIFO queue whose per-operation cost stays flat.
+"""A persistent queue ordered by opaque order keys, whose per-operation
+cost stays flat.
 
 Design note: ``zc.queue.Queue`` keeps its items in one persistent list, so
 every put and pull rewrites the whole content (measured: 360 KiB per pull
 with 100,000 waiting), and ``CompositeQueue`` rescans its buckets per pull.
-`BTreeQueue` keeps items in a BTree keyed by an order key that grows with
-time; a put touches the last bucket, a pull the first one, so each
-operation writes one small bucket whatever the backlog (see
-``zodbtasks.trees`` for the bucket sizes and the sentinel that keeps a
-short queue's puts and pulls from conflicting).  It implements zc.queue's
-``IQueue`` and keeps its conflict rule: two transactions pulling the same
-item conflict (the BTree refuses to merge two deletions of one key), so
-exactly one of them gets it.
-"""
-import random
+`BTreeQueue` keeps items in a BTree keyed by an order key
+(``zodbtasks.keys``); a put touches the last bucket of its band, a pull
+the first one, so each operation writes one small bucket whatever the
+backlog (see ``zodbtasks.trees`` for the bucket sizes and the sentinel
+that keeps a short queue's puts and pulls from conflicting).  It
+implements zc.queue's ``IQueue`` and keeps its conflict rule: two
+transactions pulling the same item conflict (the BTree refuses to merge
+two deletions of one key), so exactly one of them gets it.
 
+The keys are an order, not times: nothing decodes them.  Until 0.1 they
+were the enqueue time; such keys still sort (band 0) and are simply
+followed by new ones.
+"""
 import persistent
 import zc.queue.interfaces
 import zope.interface
 from BTrees.Length import Length
-from zodbtasks import clock
+
+from zodbtasks.keys import next_order_key
 from zodbtasks.trees import SENTINEL
 from zodbtasks.trees import OrderTree
 from zodbtasks.trees import tune_sentinel
 
-#: Random low bits of an order key; keys made in the same millisecond by
-#: concurrent processes rarely collide (and a collision is a conflict, so
-#: the losing transaction retries with a new key).
-RANDOM_BITS = 12
-
-
-def time_ordered_key(now, taken=(), rng=random, after=None):
-    """An int key that grows with ``now`` (epoch seconds), is greater than
-    ``after`` (the greatest key so far) and is not in ``taken``.
-
-    It is the milliseconds shifted left by RANDOM_BITS plus random bits,
-    or ``after + 1`` when that would not be greater: keys made one after
-    the other keep their order even within a millisecond or when clocks
-    differ.  Keys stay below 2**53 until 2039, so JavaScript reads them
-    exactly.
-    """
-    key = (round(now * 1000) << RANDOM_BITS) | rng.getrandbits(RANDOM_BITS)
-    if after is not None and key <= after:
-        key = after + 1
-    while key in taken:
-        key += 1
-    return key
-
 
 @zope.interface.implementer(zc.queue.interfaces.IQueue)
 class BTreeQueue(persistent.Persistent):
-    """A FIFO of ints (job ids) in a BTree keyed by order.
+    """A queue of ints (job ids) in a BTree keyed by order.
 
-    Besides ``IQueue`` it lets the owner remove an entry by its order key
-    in O(log n), which cancelling a job needs.
+    Besides ``IQueue`` it lets the owner put an item back at a known
+    position and remove an entry by its order key in O(log n), which
+    releasing and cancelling a job need.
     """
 
     def __init__(self):
@@ -60,18 +42,17 @@ class BTreeQueue(persistent.Persistent):
         self._length = Length()
         tune_sentinel(self._data, 0)
 
-    def put(self, item, key=None, now=None):
+    def put(self, item, key=None):
         """Append ``item`` and return its order key.
 
         ``key`` re-inserts at a known position (a released job goes back
-        where it was) when that key is free; otherwise a new key is made
-        from ``now`` (epoch seconds).
+        where it was) when that key is free; otherwise the item goes after
+        the last entry.
         """
-        if key is None or key in self._data:
-            if now is None:
-                now = clock.now()
-            last = self._data.maxKey() if self._data else SENTINEL
-            key = time_ordered_key(now, self._data, after=last or None)
+        if key is None or key == SENTINEL or key in self._data:
+            last = self._data.maxKey() if self._data else None
+            key = next_order_key(None if last == SENTINEL else last,
+                                 taken=self._data)
         self._data[key] = item
         self._changed(1)
         return key
@@ -103,10 +84,20 @@ class BTreeQueue(persistent.Persistent):
                 break
             yield key
 
-    def enqueuedAt(self, index=0):
-        """When the entry at ``index`` was put (epoch seconds, from its
-        order key)."""
-        return (self._key_at(index) >> RANDOM_BITS) / 1000.0
+    def keys_after(self, key=None):
+        """Order keys after ``key`` (from the front when None), lazily."""
+        return self._data.keys(min=SENTINEL if key is None else key,
+                               excludemin=True)
+
+    def items(self):
+        """(order key, item) pairs, front first (lazily)."""
+        return self._data.items(min=SENTINEL + 1)
+
+    def get(self, key, default=None):
+        """The item at order key ``key``, or ``default``."""
+        if key == SENTINEL:
+            return default
+        return self._data.get(key, default)
 
     def _key_at(self, index):
         if not self:

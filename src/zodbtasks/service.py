@@ -1,20 +1,22 @@
-"""TaskService: owns the job BTree, the queue, the schedule and the
-per-status index, and keeps them in step with the jobs' statuses.
+"""TaskService: the public API of a persistent task service (see
+ITaskService); how jobs change is the job-state layer's business
+(``zodbtasks.jobmaps``), how they run the runner's (``zodbtasks.runner``).
 
 Storage layout (all writes per job touch a few small buckets, never the
 service object itself, so concurrent writers rarely conflict):
 
 - ``jobs``: LOBTree id -> job.  Ids grow with creation time (see
-  ``zodbtasks.queue.time_ordered_key``), so newest-first is chronological.
+  ``zodbtasks.keys``), so newest-first is chronological.
 - ``_queue``: BTreeQueue of the ids of queued jobs, and of cron jobs that
-  no processor has scheduled yet.
-- ``_schedule``: OOBTree (time, id) -> id of scheduled cron and delayed
-  jobs; due jobs are a key range, rescheduling and cancelling are lookups.
+  no processor has scheduled yet, in an order that is not a time.
+- ``_schedule``: OOBTree (time, id) -> id of scheduled cron, delayed and
+  retried jobs; due jobs are a key range.
 - ``_index``: a JobIndex (ids by status, by task, by start and finish
   time): filtering, counting, sorting and cleaning never scan all jobs.
 - ``_progress``: LOBTree id -> (fraction, message) reported by running
   tasks in transactions of their own (kept off the job object so that a
   progress report never conflicts with the job's own transaction).
+- ``_workers``: OOBTree worker id -> WorkerRecord (``zodbtasks.workers``).
 """
 import persistent
 import zope.component
@@ -28,31 +30,35 @@ from zope.interface.interfaces import IComponentLookup
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import processor
+from zodbtasks import reindex
+from zodbtasks import runner
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
-from zodbtasks.interfaces import CRONJOB
-from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ERROR
+from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import STARTLATER
+from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.job import check_picklable
-from zodbtasks.dispatch import JobDispatch
-from zodbtasks.index import JobIndex
+from zodbtasks.jobmaps import JobMaps
 from zodbtasks.queue import BTreeQueue
-from zodbtasks.queue import time_ordered_key
 
-#: How many jobs one transaction of clean() or cancelAll() touches.
+#: How many jobs one transaction of clean(), cancelAll() or
+#: rebuildIndex() touches.
 BATCH_SIZE = 1000
 
 
 @zope.interface.implementer(interfaces.ITaskService)
-class TaskService(JobDispatch, Contained, persistent.Persistent):
+class TaskService(Contained, persistent.Persistent):
     """See ITaskService."""
 
     taskInterface = interfaces.ITask
     pollInterval = 1.0
+    leaseTimeout = 60.0
 
     def __init__(self):
         super().__init__()
@@ -115,7 +121,7 @@ class TaskService(JobDispatch, Contained, persistent.Persistent):
             self.taskInterface))
 
     def getTask(self, name):
-        """See IJobDispatch."""
+        """See ITaskService."""
         task = self.getSiteManager().queryUtility(self.taskInterface, name)
         if task is None:
             raise interfaces.UnknownTaskError(
@@ -125,114 +131,101 @@ class TaskService(JobDispatch, Contained, persistent.Persistent):
 
     # -- adding and changing jobs ----------------------------------------
 
-    def add(self, task, input=None, startLater=False, retryPolicy=None):
+    def add(self, task, input=None, startLater=False, retryPolicy=None,
+            now=None):
         """See ITaskService."""
         self._check_new_job(task, input)
-        now = clock.now()
-        job = Job(self._new_id(now), task, input, created=now)
+        now = clock.now() if now is None else now
+        maps = self._maps()
+        job = Job(maps.new_id(now), task, input, created=now)
         if retryPolicy is not None:
             job.retryPolicy = retryPolicy
         if startLater:
             job.status = STARTLATER
-        self._insert(job)
-        if not startLater:
-            self._enqueue(job, now)
+        maps.insert(job, now)
         return job.id
 
     def addCronJob(self, task, input=None, minute=(), hour=(),
                    dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
-                   cron=None, timezone=None):
+                   cron=None, timezone=None, now=None):
         """See ITaskService."""
         self._check_new_job(task, input)
-        now = clock.now()
-        job = CronJob(self._new_id(now), task, input, minute=minute, hour=hour,
-                      dayOfMonth=dayOfMonth, month=month,
+        now = clock.now() if now is None else now
+        maps = self._maps()
+        job = CronJob(maps.new_id(now), task, input, minute=minute,
+                      hour=hour, dayOfMonth=dayOfMonth, month=month,
                       dayOfWeek=dayOfWeek, delay=delay, cron=cron,
                       timezone=timezone, created=now)
-        self._insert(job)
-        self._enqueue(job, now)
+        maps.insert(job, now)
         return job.id
 
     def updateCronJob(self, jobid, task, input=None, minute=(), hour=(),
                       dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
                       cron=None, timezone=None):
         """See ITaskService."""
-        job = self.jobs[jobid]
-        self._settle(job)
+        job, maps = self._settled(jobid)
         if not isinstance(job, CronJob) \
-                or job.status not in (CRONJOB, DELAYED, PROCESSING):
+                or job.status not in (job.waiting_status, PROCESSING):
             raise ValueError('job %s is %s; only waiting or running cron '
                              'jobs can be changed' % (jobid, job.status))
         self._check_new_job(task, input)
         job.update(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
                    month=month, dayOfWeek=dayOfWeek, delay=delay, cron=cron,
                    timezone=timezone)
-        if task != job.task:
-            self._index.by_task.remove(job.task, jobid)
-            self._index.by_task.add(task, jobid)
-            job.task = task
+        maps.change_task(job, task)
         job.input = input
         if job.status != PROCESSING:
-            self._set_status(job, DELAYED if job.isDelayed else CRONJOB)
-            self.reschedule(jobid)
+            maps.unqueue(job)
+            maps.unschedule(job)
+            maps.wait(job, job.waiting_status, None)
 
-    def startJob(self, jobid):
+    def startJob(self, jobid, now=None):
         """See ITaskService."""
-        job = self.jobs[jobid]
+        job, maps = self._settled(jobid)
         if job.status != STARTLATER:
             return False
-        self._set_status(job, QUEUED)
-        self._enqueue(job)
+        maps.wait(job, QUEUED, clock.now() if now is None else now)
         return True
 
     def cancel(self, jobid):
         """See ITaskService."""
-        job = self.jobs[jobid]
-        self._settle(job)
+        job, maps = self._settled(jobid)
         if job.status == PROCESSING and isinstance(job, CronJob):
             job.cancelRequested = True
             return True
-        if job.status not in (QUEUED, DELAYED, CRONJOB, STARTLATER):
+        if job.status not in WAITING:
             return False
-        self._unqueue(job)
-        self._unschedule(job)
-        self._set_status(job, CANCELLED)
+        maps.cancel(job, CANCELLED)
         return True
 
     def reschedule(self, jobid):
         """See ITaskService."""
-        job = self.jobs[jobid]
-        self._settle(job)
+        job, maps = self._settled(jobid)
         if not isinstance(job, CronJob):
             raise TypeError('job %s is not a cron job' % jobid)
-        if job.status not in (CRONJOB, DELAYED):
+        if job.status != job.waiting_status:
             return False
         if job.scheduledFor is not None:
-            self._unschedule(job)
-            self._enqueue(job)
+            maps.unschedule(job)
+            maps.enqueue(job, None)
         return True
 
-    def retry(self, jobid):
+    def retry(self, jobid, now=None):
         """See ITaskService."""
-        job = self.jobs[jobid]
-        self._settle(job)
+        job, maps = self._settled(jobid)
         if job.status not in (ERROR, CANCELLED):
             return False
         job.clearOutcome()
         job.attempts = 0
-        self._set_status(job, QUEUED)
-        self._enqueue(job)
+        maps.wait(job, QUEUED, clock.now() if now is None else now)
         return True
 
     def delete(self, jobid):
         """See ITaskService."""
-        job = self.jobs[jobid]
-        self._settle(job)
+        job, maps = self._settled(jobid)
         if job.status == PROCESSING:
             return False
-        self._unqueue(job)
-        self._unschedule(job)
-        self._remove(job)
+        maps.remove(job)
         return True
 
     # -- reading jobs ----------------------------------------------------
@@ -279,62 +272,87 @@ class TaskService(JobDispatch, Contained, persistent.Persistent):
 
     def oldestWaiting(self, now=None):
         """See ITaskService."""
-        now = clock.now() if now is None else now
-        since = []
-        if self._queue:
-            since.append(self._queue.enqueuedAt(0))
-        due = self.nextScheduledTime()
-        if due is not None and due <= now:
-            since.append(due)
-        return now - min(since) if since else None
+        return self._maps().oldest_waiting(
+            clock.now() if now is None else now)
+
+    def nextScheduledTime(self):
+        """See ITaskService."""
+        return self._maps().next_scheduled_time()
 
     # -- batch operations in transactions of their own -------------------
 
     def process(self, now=None):
         """See ITaskService."""
-        return processor.drain(self, now=now)
+        return runner.drain(self, now=now)
 
     def processNext(self, now=None):
         """See ITaskService."""
-        return processor.drain(self, now=now, limit=1) == 1
+        return runner.drain(self, now=now, limit=1) == 1
 
-    def clean(self, status=interfaces.FINISHED):
+    def clean(self, status=FINISHED):
         """See ITaskService."""
         statuses = tuple(status)
         for name in statuses:
-            if name not in interfaces.FINISHED:
+            if name not in FINISHED:
                 raise ValueError(
                     'clean() removes finished jobs (%s), not %r jobs; '
-                    'cancel them first' % (', '.join(interfaces.FINISHED),
-                                           name))
-        return processor.in_batches(self, self._remove_some, statuses,
-                                      BATCH_SIZE)
+                    'cancel them first' % (', '.join(FINISHED), name))
+        return runner.in_batches(self, self._remove_some, statuses,
+                                 BATCH_SIZE)
 
     def cancelAll(self):
         """See ITaskService."""
-        statuses = (QUEUED, DELAYED, CRONJOB, STARTLATER)
-        return processor.in_batches(self, self._cancel_some, statuses,
-                                      BATCH_SIZE)
+        return runner.in_batches(self, self._cancel_some, WAITING,
+                                 BATCH_SIZE)
 
-    def _remove_some(self, statuses, limit=BATCH_SIZE):
-        done = 0
-        for jobid in self._first_ids(statuses, limit):
-            self._remove(self.jobs[jobid])
-            done += 1
-        return done
+    def checkIndex(self):
+        """See ITaskService."""
+        return reindex.check(self._maps())
 
-    def _cancel_some(self, statuses, limit=BATCH_SIZE):
-        return sum(1 for jobid in self._first_ids(statuses, limit)
+    def rebuildIndex(self):
+        """See ITaskService."""
+        return reindex.rebuild(self, BATCH_SIZE)
+
+    def _remove_some(self, statuses, limit):
+        maps = self._maps()
+        ids = self._index.first_ids(statuses, limit)
+        for jobid in ids:
+            maps.remove(self.jobs[jobid])
+        return len(ids)
+
+    def _cancel_some(self, statuses, limit):
+        return sum(1 for jobid in self._index.first_ids(statuses, limit)
                    if self.cancel(jobid))
 
-    def _first_ids(self, statuses, limit):
-        ids = []
-        for status in statuses:
-            for jobid in self.jobIdsByStatus(status):
-                if len(ids) >= limit:
-                    return ids
-                ids.append(jobid)
-        return ids
+    # -- workers ---------------------------------------------------------
+
+    @property
+    def heartbeatInterval(self):
+        """See ITaskService."""
+        return self.leaseTimeout / 4.0
+
+    def workers(self, now=None):
+        """See ITaskService."""
+        now = clock.now() if now is None else now
+        maps = self._maps()
+        return [{'id': record.id, 'heartbeat': record.heartbeat,
+                 'started': record.started,
+                 'running': maps.running(record),
+                 'alive': record.alive(now, self.leaseTimeout)}
+                for record in maps.workers.values()]
+
+    def stuckJobs(self, now=None):
+        """See ITaskService."""
+        now = clock.now() if now is None else now
+        maps = self._maps()
+        return [self.jobs[jobid]
+                for record in maps.workers.values()
+                if not record.alive(now, self.leaseTimeout)
+                for jobid in maps.running(record)]
+
+    def sweep(self, now=None):
+        """See ITaskService."""
+        return Dispatch(self).sweep(clock.now() if now is None else now)
 
     # -- processing threads ------------------------------------------------
 
@@ -350,45 +368,18 @@ class TaskService(JobDispatch, Contained, persistent.Persistent):
         """See ITaskService."""
         return processor.is_running(self)
 
-    # -- index bookkeeping -------------------------------------------------
+    # -- helpers -----------------------------------------------------------
+
+    def _maps(self):
+        return JobMaps(self)
+
+    def _settled(self, jobid):
+        """The job (KeyError for an unknown id), folded if it finished,
+        and the job-state layer."""
+        job, maps = self.jobs[jobid], self._maps()
+        maps.settle(job)
+        return job, maps
 
     def _check_new_job(self, task, input):
         self.getTask(task)
         check_picklable(input, 'input of a %r job' % task)
-
-    def _new_id(self, now):
-        last = self.jobs.maxKey() if self.jobs else None
-        return time_ordered_key(now, self.jobs, after=last)
-
-    def _insert(self, job):
-        self.jobs[job.id] = job
-        self._index.add(job)
-
-    def _remove(self, job):
-        del self.jobs[job.id]
-        self._index.remove(job)
-        self._progress.pop(job.id, None)
-
-    def _set_status(self, job, status):
-        if job.status != status:
-            self._index.move(job.id, job.status, status)
-            job.status = status
-
-    def _enqueue(self, job, now=None):
-        job.queueKey = self._queue.put(job.id, now=now)
-        processor.wake_after_commit(self)
-
-    def _unqueue(self, job):
-        if job.queueKey is not None:
-            self._queue.remove(job.queueKey)
-            job.queueKey = None
-
-    def _schedule_at(self, job, when):
-        job.scheduledFor = when
-        self._schedule[(when, job.id)] = job.id
-        processor.wake_after_commit(self)
-
-    def _unschedule(self, job):
-        if getattr(job, 'scheduledFor', None) is not None:
-            self._schedule.pop((job.scheduledFor, job.id), None)
-            job.scheduledFor = None

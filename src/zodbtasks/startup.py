@@ -26,7 +26,7 @@ from zope.component.interfaces import ISite
 from zodbtasks import processor
 from zodbtasks.interfaces import ITaskService
 
-logger = logging.getLogger('zodbtasks')
+logger = logging.getLogger(__name__)
 
 #: Where the root folder lives in the ZODB root (as zope.app.publication's
 #: ``ZopePublication.root_name``).

@@ -3,18 +3,17 @@ raises for an expected failure; ``reportProgress`` tells operators how far
 a running task got."""
 import logging
 
-import transaction
 import zope.interface
 from transaction.interfaces import TransientError
 
 from zodbtasks import interfaces
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.transactions import own_connection
 
 logger = logging.getLogger(__name__)
 
 
-class TaskError(Exception):
-    """An expected failure of a task: the job's status becomes ``error``
-    and ``getError`` gives this error's message."""
+TaskError = interfaces.TaskError  # its home until 0.1; both names work
 
 
 @zope.interface.implementer(interfaces.ITask)
@@ -48,14 +47,13 @@ def reportProgress(service, jobid, fraction, message=None):
     progress = (float(fraction), None if message is None else str(message))
     jar = service._p_jar
     if jar is None:
-        service.setProgress(jobid, *progress)
+        Dispatch(service).setProgress(jobid, *progress)
         return
-    tm = transaction.TransactionManager()
-    connection = jar.db().open(transaction_manager=tm)
-    try:
-        with tm:
-            connection.get(service._p_oid).setProgress(jobid, *progress)
-    except TransientError:
-        logger.debug('progress report of job %s dropped (conflict)', jobid)
-    finally:
-        connection.close()
+    with own_connection(jar.db()) as (connection, tm):
+        try:
+            with tm:
+                Dispatch(connection.get(service._p_oid)).setProgress(
+                    jobid, *progress)
+        except TransientError:
+            logger.debug('progress report of job %s dropped (conflict)',
+                         jobid)

@@ -18,9 +18,11 @@ CONFLICT_ATTEMPTS = 5
 BACK_OFF = 0.01
 
 
-def with_back_off(attempts, base=BACK_OFF, sleep=time.sleep):
+def with_back_off(attempts, base=None, sleep=time.sleep):
     """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
-    retry for an exponentially growing, jittered time."""
+    retry for an exponentially growing, jittered time (from ``base``
+    seconds, by default BACK_OFF)."""
+    base = BACK_OFF if base is None else base
     for number, attempt in enumerate(attempts):
         if number:
             sleep(base * 2 ** (number - 1) * random.uniform(0.5, 1.5))

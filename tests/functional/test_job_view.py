@@ -1,5 +1,7 @@
 """The page of one job, traversed as <service>/<jobid>, and its actions."""
-from zodbtasks import processor
+from zodbtasks import runner
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.workers import process_worker_id
 
 from .conftest import SERVICE
 
@@ -57,8 +59,8 @@ def test_cron_job_shows_schedule_and_next_run(manager, demo):
 def test_progress_of_running_job(manager, demo):
     jobid = demo.service.add('echo')
     demo.commit()
-    processor.claim(demo.service, demo.tm, 0, 1)
-    demo.service.setProgress(jobid, 0.5, 'half way')
+    runner.claim(demo.service, demo.tm, 0, 1)
+    Dispatch(demo.service).setProgress(jobid, 0.5, 'half way')
     demo.commit()
     progress = _page(manager, jobid).html.find(id='zt-progress').text
     assert '50 %' in progress and 'half way' in progress
@@ -114,4 +116,4 @@ def test_job_page_names_the_worker(manager, demo):
     page = _page(manager, jobid)
     assert 'Last run by' in page.text
     assert page.html.find(id='zt-owner').text.startswith(
-        processor.WORKER_ID)
+        process_worker_id())

@@ -5,6 +5,7 @@ import pytest
 import zope.interface
 
 from .conftest import SERVICE
+from zodbtasks.dispatch import Dispatch
 
 JOBS = SERVICE + '/@@jobs.html'
 
@@ -202,9 +203,9 @@ def test_user_data_is_escaped(manager, demo):
 def test_progress_bar_of_running_job(manager, demo):
     jobid = demo.service.add('echo')
     demo.commit()
-    from zodbtasks import processor
-    processor.claim(demo.service, demo.tm, 0, 1)
-    demo.service.setProgress(jobid, 0.25, 'a quarter')
+    from zodbtasks import runner
+    runner.claim(demo.service, demo.tm, 0, 1)
+    Dispatch(demo.service).setProgress(jobid, 0.25, 'a quarter')
     demo.commit()
     response = manager.get(JOBS)
     assert 'width: 25%' in response.text and 'a quarter' in response.text

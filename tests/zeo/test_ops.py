@@ -14,6 +14,7 @@ from zodbtasks.app import ops
 from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import QUEUED
+from zodbtasks.dispatch import Dispatch
 
 from .conftest import subprocess_environ
 from .conftest import SAMPLE
@@ -42,20 +43,20 @@ def jobs(zeo_service):
     ids = zeo_service.add_jobs([('hold', 1.0, {}) for _ in range(6)])
 
     def claim(owner, at):
-        [jobid] = service.claimJobs(at, 1, owner)
+        [jobid] = Dispatch(service).claimJobs(at, 1, owner)
         return jobid
 
     with zeo_service.tm:
         running = claim(LIVE, now)
         stuck = claim(DEAD, now - 100.0)
         old_failure = claim(LIVE, now)
-        service.finishJob(old_failure, now - 10.0, error='first failure')
+        Dispatch(service).finishJob(old_failure, now - 10.0, error='first failure')
         new_failure = claim(LIVE, now)
-        service.finishJob(new_failure, now - 5.0,
+        Dispatch(service).finishJob(new_failure, now - 5.0,
                           error='second failure\nwith a second line')
         done = claim(LIVE, now)
-        service.finishJob(done, now - 1.0, output='ok')
-        service.foldJobs(LIVE)
+        Dispatch(service).finishJob(done, now - 1.0, output='ok')
+        Dispatch(service).foldJobs(LIVE)
     return {'running': running, 'stuck': stuck, 'old': old_failure,
             'new': new_failure, 'done': done, 'queued': ids[-1]}
 

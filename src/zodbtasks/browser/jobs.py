@@ -12,7 +12,7 @@ from zodbtasks import interfaces
 from zodbtasks.browser import csrf
 from zodbtasks.browser import format
 from zodbtasks.browser.traversal import located_job
-from zodbtasks.index import SORT_KEYS
+from zodbtasks.interfaces import SORT_KEYS
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 500

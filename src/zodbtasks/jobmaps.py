@@ -1,0 +1,268 @@
+"""The job-state layer: the one place where a job's status, its queue
+entry, its schedule entry and its index entries change together.
+
+``JobMaps(service)`` is a view over what a task service stores (nothing
+of it is persistent itself):
+
+- ``jobs``: LOBTree id -> job;
+- ``queue``: BTreeQueue of the ids of queued jobs, and of cron jobs that
+  no processor has scheduled yet (``job.queueKey`` is the entry's key);
+- ``schedule``: OOBTree (time, id) -> id of scheduled cron, delayed and
+  retried jobs (``job.scheduledFor`` is the time);
+- ``index``: JobIndex (ids by status and task, start and finish times);
+- ``progress``: LOBTree id -> (fraction, message);
+- ``workers``: OOBTree worker id -> WorkerRecord.
+
+The public API (``zodbtasks.service``) and the processors' steps
+(``zodbtasks.dispatch``) both go through it; no other module touches the
+queue, the schedule or the index.  It never commits: callers own the
+transaction.  It never reads the clock: times are passed in.
+
+Design note on finished jobs: a job's run transaction writes only the
+job (so the jobs of different workers never conflict); its worker's
+record keeps listing it, and its index entries still say ``processing``,
+until the worker folds it in its next claim transaction.  Until then the
+job is *unfolded*; ``settle`` folds one job before it is changed from
+outside a processor.
+"""
+from BTrees.OOBTree import OOBTree
+
+from zodbtasks import wakeup
+from zodbtasks.interfaces import FINISHED
+from zodbtasks.interfaces import PROCESSING
+from zodbtasks.interfaces import QUEUED
+from zodbtasks.keys import MAX_ID
+from zodbtasks.keys import time_ordered_key
+from zodbtasks.workers import WorkerRecord
+
+
+class JobMaps:
+    """See the module docstring."""
+
+    def __init__(self, service):
+        self.service = service
+        self.jobs = service.jobs
+        self.queue = service._queue
+        self.schedule = service._schedule
+        self.index = service._index
+        self.progress = service._progress
+
+    @property
+    def workers(self):
+        if getattr(self.service, '_workers', None) is None:
+            self.service._workers = OOBTree()
+        return self.service._workers
+
+    # -- jobs in and out -------------------------------------------------
+
+    def new_id(self, now):
+        last = self.jobs.maxKey() if self.jobs else None
+        return time_ordered_key(now, self.jobs, after=last)
+
+    def insert(self, job, now):
+        """Store a new job and let it wait in its status."""
+        self.jobs[job.id] = job
+        self.index.add(job)
+        if job.status != job.waiting_status:
+            return
+        self.enqueue(job, now)
+
+    def remove(self, job):
+        """Remove a job that is not running, with all its entries."""
+        self.unqueue(job)
+        self.unschedule(job)
+        del self.jobs[job.id]
+        self.index.remove(job)
+        self.progress.pop(job.id, None)
+
+    def change_task(self, job, task):
+        if task != job.task:
+            self.index.by_task.remove(job.task, job.id)
+            self.index.by_task.add(task, job.id)
+            job.task = task
+
+    # -- status, queue and schedule --------------------------------------
+
+    def set_status(self, job, status):
+        if job.status != status:
+            self.index.move(job.id, job.status, status)
+            job.status = status
+
+    def wait(self, job, status, now):
+        """Make a job wait in ``status`` at the end of the queue."""
+        self.set_status(job, status)
+        self.enqueue(job, now)
+
+    def enqueue(self, job, now, key=None):
+        """Put ``job`` in the queue (at ``key`` when that is free)."""
+        job.queueKey = self.queue.put(job.id, key=key)
+        if now is not None:
+            job.enqueued = now
+        wakeup.notify_after_commit(self.service)
+
+    def unqueue(self, job):
+        if job.queueKey is not None:
+            if self.queue.get(job.queueKey) == job.id:
+                self.queue.remove(job.queueKey)
+            job.queueKey = None
+
+    def schedule_at(self, job, when):
+        job.scheduledFor = when
+        self.schedule[(when, job.id)] = job.id
+        wakeup.notify_after_commit(self.service)
+
+    def unschedule(self, job):
+        if getattr(job, 'scheduledFor', None) is not None:
+            self.schedule.pop((job.scheduledFor, job.id), None)
+            job.scheduledFor = None
+
+    def go(self, job, step, now):
+        """Apply what the job's kind decided (a ``job.Next``)."""
+        self.set_status(job, step.status)
+        if step.at is not None:
+            self.schedule_at(job, step.at)
+        if step.status in FINISHED:
+            job.completed = now
+            self.index_completed(job)
+
+    def cancel(self, job, status):
+        self.unqueue(job)
+        self.unschedule(job)
+        self.set_status(job, status)
+
+    # -- reading ---------------------------------------------------------
+
+    def next_scheduled_time(self):
+        if not self.schedule:
+            return None
+        return self.schedule.minKey()[0]
+
+    def due(self, now, limit):
+        """The schedule keys due at ``now``, earliest first."""
+        keys = []
+        for key in self.schedule.keys(max=(now, MAX_ID)):
+            if len(keys) >= limit:
+                break
+            keys.append(key)
+        return keys
+
+    def oldest_waiting(self, now):
+        """Seconds the oldest waiting job has waited at ``now``."""
+        since = []
+        if self.queue:
+            job = self.jobs.get(self.queue[0])
+            if job is not None:
+                since.append(job.enqueued if job.enqueued is not None
+                             else job.created)
+        due = self.next_scheduled_time()
+        if due is not None and due <= now:
+            since.append(due)
+        return max(now - min(since), 0.0) if since else None
+
+    # -- claims, runs, folds ---------------------------------------------
+
+    def record(self, owner, now):
+        record = self.workers.get(owner)
+        if record is None:
+            record = self.workers[owner] = WorkerRecord(owner, now)
+        return record
+
+    def claim(self, job, now, owner):
+        record = self.record(owner, now)
+        index = self.index
+        index.set_time(index.completed, job.id, job.completed, None)
+        self.set_status(job, PROCESSING)
+        job.owner = record.id
+        job.attempts += 1
+        job.scheduledFor = None
+        index.set_time(index.started, job.id, job.started, now)
+        job.started = now
+        record.jobs.add(job.id)
+        self.progress.pop(job.id, None)
+
+    def pull(self, now):
+        """Pull the queue's head: the job to claim, or None (the entry
+        was stale, or the job was scheduled instead)."""
+        job = self.jobs.get(self.queue.pull())
+        if job is None:
+            return None
+        job.queueKey, position = None, job.queueKey
+        when = job.when_pulled(now)
+        if when is not None:
+            self.schedule_at(job, when)
+            return None
+        if job.status != QUEUED:
+            return None
+        job.releaseKey = position
+        return job
+
+    def finish(self, job, now, output, error, traceback):
+        """Record the end of a run; write the job only (see the design
+        note) unless its worker was swept meanwhile."""
+        job.completed = now
+        job.output = output if error is None else None
+        job.recordFailure(error, traceback)
+        step = job.after_run(now, error)
+        job.status = step.status
+        if step.at is not None:
+            self.schedule_at(job, step.at)
+        record = self.workers.get(job.owner)
+        if record is None or job.id not in record.jobs:
+            self.index_finished(job)
+
+    def release(self, job):
+        """Give a claimed job that did not run back where it was."""
+        record = self.workers.get(job.owner)
+        if record is not None and job.id in record.jobs:
+            record.jobs.remove(job.id)
+        job.attempts -= 1
+        step = job.after_release()
+        self.set_status(job, step.status)
+        if step.at is None:
+            self.enqueue(job, None, key=job.releaseKey)
+        else:
+            self.schedule_at(job, step.at)
+
+    def lost(self, job, message, now):
+        """Handle a running job whose worker was lost."""
+        job.recordFailure(message)
+        self.go(job, job.after_loss(now), now)
+
+    def fold(self, record):
+        """Index the jobs of ``record`` that finished; return how many."""
+        finished = 0
+        for jobid in list(record.jobs.keys()):
+            job = self.jobs.get(jobid)
+            if job is None:
+                record.jobs.remove(jobid)
+            elif job.status != PROCESSING or job.owner != record.id:
+                record.jobs.remove(jobid)
+                self.index_finished(job)
+                finished += 1
+        return finished
+
+    def settle(self, job):
+        """Fold ``job`` now if it finished but is unfolded (before it is
+        changed from outside a processor)."""
+        record = self.workers.get(job.owner) if job.owner else None
+        if record is not None and job.id in record.jobs \
+                and job.status != PROCESSING:
+            record.jobs.remove(job.id)
+            self.index_finished(job)
+
+    def running(self, record):
+        """The ids of the jobs ``record``'s worker is running."""
+        return [jobid for jobid in record.jobs.keys()
+                if jobid in self.jobs
+                and self.jobs[jobid].status == PROCESSING
+                and self.jobs[jobid].owner == record.id]
+
+    def index_finished(self, job):
+        """Move a finished job from 'processing' to its status in the
+        indexes, with its finish time."""
+        self.index.move(job.id, PROCESSING, job.status)
+        self.index_completed(job)
+
+    def index_completed(self, job):
+        index = self.index
+        index.set_time(index.completed, job.id, None, job.completed)

@@ -1,0 +1,56 @@
+"""Int keys: job ids, which grow with creation time, and queue order keys,
+which are an order only.
+
+Design note: until 0.1 the queue's order key was the enqueue time in
+milliseconds (``oldestWaiting`` decoded it), so the order of the queue
+could not be anything but FIFO by time.  Order keys are now opaque: a key
+is the greatest key so far plus one plus a few random bits, so appenders
+working from the same (possibly stale) view of the queue rarely pick the
+same key (a collision is a conflict, and the losing transaction retries
+with a new key).  The enqueue time is kept on the job (``enqueued``).
+Keys of one *band* lie in ``[band * BAND, (band + 1) * BAND)``: a queue
+ordered by priority, or split into shards, maps them to bands; every key
+so far is in band 0, which also holds the queue keys of databases made by
+0.1 (time-derived keys below 2**53).
+"""
+import random
+
+#: Random low bits of a job id (see time_ordered_key).
+RANDOM_BITS = 12
+#: Random bits added to each new order key (see next_order_key).
+ORDER_SPREAD_BITS = 11
+#: The width of one band of order keys.
+BAND = 2 ** 53
+#: Largest job id: open-ended ranges of (time, id) keys end here.
+MAX_ID = 2 ** 63 - 1
+
+
+def time_ordered_key(now, taken=(), rng=random, after=None):
+    """An int job id that grows with ``now`` (epoch seconds), is greater
+    than ``after`` (the greatest id so far) and is not in ``taken``.
+
+    It is the milliseconds shifted left by RANDOM_BITS plus random bits,
+    or ``after + 1`` when that would not be greater: ids made one after
+    the other keep their order even within a millisecond or when clocks
+    differ.  Ids stay below 2**53 until 2039, so JavaScript reads them
+    exactly.
+    """
+    key = (round(now * 1000) << RANDOM_BITS) | rng.getrandbits(RANDOM_BITS)
+    if after is not None and key <= after:
+        key = after + 1
+    while key in taken:
+        key += 1
+    return key
+
+
+def next_order_key(last=None, band=0, taken=(), rng=random):
+    """An order key after ``last`` (the greatest key of the band so far,
+    or None for an empty band) that is not in ``taken``."""
+    low = band * BAND
+    base = low if last is None or last < low else last
+    key = base + 1 + rng.getrandbits(ORDER_SPREAD_BITS)
+    while key in taken:
+        key += 1
+    if key >= low + BAND:
+        raise OverflowError('order band %d is full' % band)
+    return key

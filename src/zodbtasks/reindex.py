@@ -1,0 +1,246 @@
+"""Checking the indexes against the jobs, and rebuilding them from the
+jobs: ``ITaskService.checkIndex`` and ``rebuildIndex`` and the operator
+command ``zodbtasks reindex``.
+
+The jobs are the truth.  For each job the check derives the entries it
+must have: its id in exactly one status set (``processing`` while it is
+unfolded, see ``zodbtasks.jobmaps``) and in its task's set, its start
+and finish times in the time indexes, a queue entry for ``queueKey`` and a
+schedule entry for ``scheduledFor``, and a worker record listing it while
+it runs.  Then every entry of every index must belong to a job that wants
+it, and the counts must equal the sets' sizes.  ``check`` reports, and
+``rebuild`` repairs, with one code path, so that what the check reports
+is exactly what the rebuild fixes.
+
+The rebuild runs in transactions of ``batch`` jobs or entries each, so it
+can run on a large service while processors work (a batch that conflicts
+is retried).
+"""
+from zodbtasks import runner
+from zodbtasks.interfaces import FINISHED
+from zodbtasks.interfaces import PROCESSING
+from zodbtasks.interfaces import QUEUED
+from zodbtasks.interfaces import STATUSES
+from zodbtasks.jobmaps import JobMaps
+from zodbtasks.trees import SENTINEL
+from zodbtasks.transactions import in_transaction
+
+
+def check(maps):
+    """The problems of the indexes of ``maps`` (a JobMaps), as a list of
+    lines naming the job or entry; empty when they agree with the jobs."""
+    problems = []
+    for job in maps.jobs.values():
+        problems.extend(_job_problems(maps, job, repair=False))
+    for step in _ORPHAN_STEPS:
+        problems.extend(step(maps, None, None, repair=False)[0])
+    problems.extend(_count_problems(maps, repair=False))
+    return problems
+
+
+def rebuild(service, batch):
+    """Repair the indexes of ``service`` in transactions of ``batch``
+    jobs or entries; return the problems that were repaired."""
+    runner.check_no_pending_changes(service)
+    tm = runner.transaction_manager_of(service)
+    repaired = []
+    steps = [_repair_jobs] + list(_ORPHAN_STEPS)
+    for step in steps:
+        cursor = None
+        while True:
+            fixed, cursor = in_transaction(
+                tm, lambda: step(JobMaps(service), cursor, batch,
+                                 repair=True))
+            repaired.extend(fixed)
+            if cursor is None:
+                break
+    repaired.extend(in_transaction(
+        tm, lambda: _count_problems(JobMaps(service), repair=True)))
+    return repaired
+
+
+def _batch(tree_keys, batch):
+    """Up to ``batch`` keys from an iterator and the cursor to go on
+    from (None at the end)."""
+    keys = []
+    for key in tree_keys:
+        keys.append(key)
+        if batch is not None and len(keys) >= batch:
+            return keys, key
+    return keys, None
+
+
+def _after(tree, cursor):
+    return tree.keys() if cursor is None else tree.keys(min=cursor,
+                                                        excludemin=True)
+
+
+def _repair_jobs(maps, cursor, batch, repair):
+    ids, cursor = _batch(_after(maps.jobs, cursor), batch)
+    fixed = []
+    for jobid in ids:
+        fixed.extend(_job_problems(maps, maps.jobs[jobid], repair))
+    return fixed, cursor
+
+
+def _unfolded(maps, job):
+    record = maps.workers.get(job.owner) if job.owner else None
+    return record is not None and job.id in record.jobs
+
+
+def _job_problems(maps, job, repair):
+    problems = []
+
+    def problem(text, fix):
+        problems.append('job %d: %s' % (job.id, text))
+        if repair:
+            fix()
+
+    index, jobid = maps.index, job.id
+    unfolded = _unfolded(maps, job) and job.status != PROCESSING
+    expected = PROCESSING if unfolded else job.status
+    for status in STATUSES:
+        inside = jobid in index.by_status.sets.get(status, ())
+        if inside and status != expected:
+            problem('listed as %s but is %s' % (status, expected),
+                    lambda s=status: index.by_status.remove(s, jobid))
+    if jobid not in index.by_status.sets.get(expected, ()):
+        problem('missing from the %s set' % expected,
+                lambda: index.by_status.add(expected, jobid))
+    if jobid not in index.by_task.sets.get(job.task, ()):
+        problem('missing from the set of task %r' % job.task,
+                lambda: index.by_task.add(job.task, jobid))
+    if job.started is not None and (job.started, jobid) not in index.started:
+        problem('start time missing from the index',
+                lambda: index.started.add((job.started, jobid)))
+    if job.completed is not None and expected in FINISHED \
+            and (job.completed, jobid) not in index.completed:
+        problem('finish time missing from the index',
+                lambda: index.completed.add((job.completed, jobid)))
+    problems.extend(_place_problems(maps, job, repair))
+    return problems
+
+
+def _place_problems(maps, job, repair):
+    """Queue, schedule and worker-record entries of one job."""
+    problems = []
+
+    def problem(text, fix):
+        problems.append('job %d: %s' % (job.id, text))
+        if repair:
+            fix()
+
+    jobid = job.id
+    if job.queueKey is not None and maps.queue.get(job.queueKey) != jobid:
+        problem('its queue entry %d is missing' % job.queueKey,
+                lambda: maps.enqueue(job, None, key=job.queueKey))
+    when = job.scheduledFor
+    if when is not None and maps.schedule.get((when, jobid)) != jobid:
+        problem('its schedule entry at %r is missing' % when,
+                lambda: maps.schedule_at(job, when))
+    waiting = job.status in (QUEUED, job.waiting_status)
+    if waiting and job.queueKey is None and job.scheduledFor is None:
+        problem('waits as %s but is neither queued nor scheduled'
+                % job.status, lambda: maps.enqueue(job, None))
+    if job.status == PROCESSING and not _unfolded(maps, job):
+        problem('processing under %s, whose worker record does not list '
+                'it' % job.owner,
+                lambda: maps.record(job.owner, 0.0).jobs.add(jobid))
+    return problems
+
+
+def _orphan_step(name, entries, wanted, remove):
+    """A step finding the entries of one index that no job wants."""
+
+    def step(maps, cursor, batch, repair):
+        keys, cursor = _batch(entries(maps, cursor), batch)
+        problems = []
+        for key in keys:
+            if not wanted(maps, key):
+                problems.append('%s entry %r belongs to no job' % (name, key))
+                if repair:
+                    remove(maps, key)
+        return problems, cursor
+
+    step.__name__ = 'orphans_in_' + name.replace(' ', '_')
+    return step
+
+
+def _group_entries(attribute):
+    """(value, id) pairs of a _Groups index, from after ``cursor``."""
+    def entries(maps, cursor):
+        sets = getattr(maps.index, attribute).sets
+        groups = sets.items() if cursor is None else sets.items(
+            min=cursor[0])
+        for value, ids in groups:
+            low = SENTINEL
+            if cursor is not None and value == cursor[0]:
+                low = cursor[1]
+            for jobid in ids.keys(min=low, excludemin=True):
+                yield (value, jobid)
+    return entries
+
+
+def _status_wanted(maps, key):
+    status, jobid = key
+    job = maps.jobs.get(jobid)
+    if job is None:
+        return False
+    unfolded = _unfolded(maps, job) and job.status != PROCESSING
+    return status == (PROCESSING if unfolded else job.status)
+
+
+def _task_wanted(maps, key):
+    job = maps.jobs.get(key[1])
+    return job is not None and job.task == key[0]
+
+
+def _time_wanted(attribute):
+    def wanted(maps, key):
+        job = maps.jobs.get(key[1])
+        return job is not None and getattr(job, attribute) == key[0]
+    return wanted
+
+
+def _queue_wanted(maps, key):
+    job = maps.jobs.get(maps.queue.get(key))
+    return job is not None and job.queueKey == key
+
+
+def _schedule_wanted(maps, key):
+    job = maps.jobs.get(key[1])
+    return job is not None and job.scheduledFor == key[0]
+
+
+_ORPHAN_STEPS = (
+    _orphan_step('status', _group_entries('by_status'), _status_wanted,
+                 lambda maps, key: maps.index.by_status.remove(*key)),
+    _orphan_step('task', _group_entries('by_task'), _task_wanted,
+                 lambda maps, key: maps.index.by_task.remove(*key)),
+    _orphan_step('start time', lambda maps, c: _after(maps.index.started, c),
+                 _time_wanted('started'),
+                 lambda maps, key: maps.index.started.remove(key)),
+    _orphan_step('finish time',
+                 lambda maps, c: _after(maps.index.completed, c),
+                 _time_wanted('completed'),
+                 lambda maps, key: maps.index.completed.remove(key)),
+    _orphan_step('queue', lambda maps, c: maps.queue.keys_after(c),
+                 _queue_wanted, lambda maps, key: maps.queue.remove(key)),
+    _orphan_step('schedule', lambda maps, c: _after(maps.schedule, c),
+                 _schedule_wanted, lambda maps, key: maps.schedule.pop(key)),
+)
+
+
+def _count_problems(maps, repair):
+    problems = []
+    for attribute, name in (('by_status', 'status'), ('by_task', 'task')):
+        groups = getattr(maps.index, attribute)
+        for value, ids in list(groups.sets.items()):
+            actual = len(ids) - (SENTINEL in ids)
+            counted = groups.count(value)
+            if actual != counted:
+                problems.append('%s count of %r is %d, its set holds %d'
+                                % (name, value, counted, actual))
+                if repair:
+                    groups.counts.change(value, actual - counted)
+    return problems

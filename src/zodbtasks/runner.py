@@ -1,0 +1,212 @@
+"""The per-job steps of processing, each a transaction of its own: claim
+due jobs, run one job, release what did not run, fold what finished, and
+``drain``, which repeats them until nothing is due.
+
+- ``run_job`` runs one claimed job: the task's ZODB changes, the job's
+  result and its final status commit together in one transaction, retried
+  with back-off on ConflictError.  A failing task's changes are aborted and
+  its error is recorded in a transaction of its own.
+- ``claim`` takes due jobs in a short transaction of its own that writes
+  the jobs (status, owner, attempts): two claimers of one job conflict and
+  exactly one wins.  Claiming several jobs at once keeps a lone worker's
+  cost close to one commit per job.
+- ``drain`` claims and runs until nothing is due: ``process()`` calls it in
+  the caller's thread, ``Processor.tick`` in the processor thread.
+
+The in-transaction work is ``zodbtasks.dispatch.Dispatch``'s; this module
+owns the transaction boundaries.  It starts no thread.
+"""
+import logging
+import time
+import traceback as traceback_module
+
+import transaction
+import zope.component.hooks
+from transaction.interfaces import TransientError
+
+from zodbtasks import clock
+from zodbtasks import interfaces
+from zodbtasks.dispatch import Dispatch
+from zodbtasks.interfaces import TaskError
+from zodbtasks.job import check_picklable
+from zodbtasks.transactions import CONFLICT_ATTEMPTS
+from zodbtasks.transactions import in_transaction
+from zodbtasks.workers import process_worker_id
+
+logger = logging.getLogger(__name__)
+
+#: Transactions tried per claim: claims of several workers meet on the
+#: queue's head and the indexes, and losing one costs only a retry.
+CLAIM_ATTEMPTS = 12
+#: Jobs claimed per claim transaction while jobs are quick.
+CLAIM_BATCH = 20
+#: Jobs taking longer than this (seconds) are claimed one at a time, so a
+#: claimed job never waits long behind others (and other workers get them).
+QUICK_JOB = 0.05
+
+
+def transaction_manager_of(service):
+    """The transaction manager of the service's connection (the thread's
+    own one when the service is not stored in a database)."""
+    jar = service._p_jar
+    return jar.transaction_manager if jar is not None else transaction.manager
+
+
+def check_no_pending_changes(service):
+    """Raise PendingChangesError when the service's connection holds
+    changes that the caller has not committed."""
+    jar = service._p_jar
+    if jar is not None and getattr(jar, '_registered_objects', None):
+        raise interfaces.PendingChangesError(
+            'commit or abort your changes before calling process(), '
+            'clean(), cancelAll() or rebuildIndex() on %r: they run in '
+            'transactions of their own' % service)
+
+
+def in_batches(service, step, statuses, batch_size):
+    """Call ``step(statuses, batch_size)`` in transactions of their own
+    until it does fewer than ``batch_size``; return the sum."""
+    check_no_pending_changes(service)
+    tm = transaction_manager_of(service)
+    total = 0
+    while True:
+        done = in_transaction(tm, step, statuses, batch_size)
+        total += done
+        if done < batch_size:
+            return total
+
+
+# -- one claim, one job ---------------------------------------------------------
+
+def claim(service, tm, now, limit, owner=None):
+    """Claim up to ``limit`` due jobs in a transaction of their own."""
+    return in_transaction(tm, lambda: Dispatch(service).claimJobs(
+        now, limit, owner or process_worker_id()), attempts=CLAIM_ATTEMPTS)
+
+
+def run_job(service, tm, jobid, now=None, owner=None):
+    """Run claimed job ``jobid``; its effects and status commit together.
+
+    ``now`` stamps the run and reschedules cron jobs; when None, the clock
+    is read at the start and at the end of the run.
+    """
+    owner = owner or process_worker_id()
+    try:
+        in_transaction(tm, _execute, service, tm, jobid, now, owner)
+    except TransientError as exc:
+        logger.warning('job %s gave up after %d conflicting attempts: %s',
+                       jobid, CONFLICT_ATTEMPTS, exc)
+        _record_failure(service, tm, jobid, now, 'gave up after %d '
+                        'conflicting attempts: %s' % (CONFLICT_ATTEMPTS, exc))
+    except TaskError as exc:
+        logger.warning('job %s failed: %s', jobid, exc)
+        _record_failure(service, tm, jobid, now, str(exc),
+                        traceback_module.format_exc())
+    except Exception as exc:  # the per-job boundary
+        logger.exception('job %s failed', jobid)
+        _record_failure(service, tm, jobid, now,
+                        '%s: %s' % (type(exc).__name__, exc),
+                        traceback_module.format_exc())
+
+
+def _execute(service, tm, jobid, now, owner):
+    job = service.jobs.get(jobid)
+    if job is None or job.status != interfaces.PROCESSING \
+            or job.owner != owner:
+        return  # deleted, or taken over by a sweeper
+    task = service.getTask(job.task)
+    txn = tm.get()
+    with zope.component.hooks.site(service.getSite()):
+        output = task(service, jobid, job.input)
+    if tm.get() is not txn:
+        logger.warning('task %r of job %s committed or aborted the job\'s '
+                       'transaction: its effects are not atomic with the '
+                       'job\'s status', job.task, jobid)
+    check_picklable(output, 'result of job %s (task %r)' % (jobid, job.task))
+    Dispatch(service).finishJob(
+        jobid, now if now is not None else clock.now(), output=output)
+
+
+def _record_failure(service, tm, jobid, now, message, traceback_text=None):
+    in_transaction(tm, lambda: Dispatch(service).finishJob(
+        jobid, now if now is not None else clock.now(), error=message,
+        traceback=traceback_text))
+
+
+def release(service, tm, jobids):
+    """Give claimed jobs that did not run back to the queue."""
+    if jobids:
+        in_transaction(tm, _release_each, service, jobids)
+
+
+def _release_each(service, jobids):
+    dispatch = Dispatch(service)
+    for jobid in jobids:
+        dispatch.releaseJob(jobid)
+
+
+def fold(service, tm, owner):
+    """Index what worker ``owner`` finished, in a transaction of its own."""
+    in_transaction(tm, lambda: Dispatch(service).foldJobs(owner))
+
+
+# -- until nothing is due ----------------------------------------------------------
+
+def drain(service, now=None, limit=None, stop=None, tm=None,
+          owner=None, batch=CLAIM_BATCH):
+    """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
+    (an Event) is set; return how many ran.  Jobs claimed but not run
+    because of ``stop`` are released; what ran is indexed at the end."""
+    if tm is None:
+        check_no_pending_changes(service)
+        tm = transaction_manager_of(service)
+    owner = owner or process_worker_id()
+    done, size = 0, batch
+    while limit is None or done < limit:
+        if limit is not None:
+            size = min(size, limit - done)
+        jobids = claim(service, tm, now if now is not None else clock.now(),
+                       size, owner)
+        if not jobids:
+            break
+        began = time.perf_counter()
+        ran = _run_claimed(service, tm, jobids, now, owner, stop)
+        done += ran
+        if ran < len(jobids):
+            break  # stopped
+        quick = time.perf_counter() - began <= QUICK_JOB * ran
+        size = batch if quick else 1
+    if done:
+        fold(service, tm, owner)
+    return done
+
+
+def _run_claimed(service, tm, jobids, now, owner, stop):
+    """Run the claimed jobs in order; release the rest when ``stop`` is
+    set, or when running one failed beyond its own error handling (the
+    storage went away), so that no claimed job waits for a sweeper while
+    its worker lives.  Returns how many ran."""
+    index = 0
+    try:
+        for index, jobid in enumerate(jobids):
+            if stop is not None and stop.is_set():
+                break
+            run_job(service, tm, jobid, now, owner)
+        else:
+            return len(jobids)
+    except BaseException:
+        # The job at index did not commit its outcome: it goes back too.
+        tm.abort()
+        _release_quietly(service, tm, jobids[index:])
+        raise
+    release(service, tm, jobids[index:])
+    return index
+
+
+def _release_quietly(service, tm, jobids):
+    """Release ``jobids`` if the storage lets us (best effort, while an
+    error is already on its way up)."""
+    try:
+        release(service, tm, jobids)
+    except Exception:  # the error being raised matters more
+        logger.exception('could not release jobs %s', jobids)
