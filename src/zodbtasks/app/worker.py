@@ -16,6 +16,10 @@ stopped``).  A job still running after ``--stop-timeout`` seconds is left
 to its lease: once the process has ended, its heartbeat stops and a live
 worker's sweeper retries the job.  A second signal ends the process at
 once.
+
+When the ZEO server of zope.conf cannot be reached at start (after the
+client's wait), it prints one line naming the server's address and the
+zope.conf, and exits with 2.
 """
 import argparse
 import logging
