@@ -142,6 +142,8 @@ def test_the_documented_worker_commands_run(arguments, tmp_path, zeo_server):
                                autostart='demo@*', threads=2)
     arguments = [config if argument == DOCUMENTED_CONFIG else argument
                  for argument in arguments]
+    if '--config' not in arguments:
+        arguments += ['--config', config]
     log = folder / 'worker.out'
     with open(log, 'w') as output:
         process = subprocess.Popen(
