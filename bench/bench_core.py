@@ -39,13 +39,13 @@ import tempfile
 import threading
 import time
 
-import transaction
 import zope.interface
 from persistent.mapping import PersistentMapping
 
 from zodbtasks import testing
 from zodbtasks.interfaces import ITask
 from zodbtasks import runner
+from zodbtasks.transactions import own_connection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, 'results')
@@ -113,12 +113,10 @@ def fresh_database(workdir):
     manager of its own, and the Data.fs path; all removed on exit."""
     directory = tempfile.mkdtemp(dir=workdir)
     db = testing.create_database(directory)
-    connection = db.open(transaction_manager=transaction.TransactionManager())
     try:
-        yield connection, os.path.join(directory, 'Data.fs')
+        with own_connection(db) as (connection, _):
+            yield connection, os.path.join(directory, 'Data.fs')
     finally:
-        connection.transaction_manager.abort()
-        connection.close()
         testing.close_database(db)  # stops (and joins) processor threads
         shutil.rmtree(directory)
 

@@ -17,12 +17,12 @@ import tempfile
 import shutil
 import time
 
-import transaction
 import webtest
 
 from zodbtasks.app import server
 from zodbtasks.app.testing import quiet_instance
 from zodbtasks import runner
+from zodbtasks.transactions import own_connection
 
 JOBS = '/demo/++etc++site/default/jobs/@@jobs.html'
 VIEWS = [
@@ -44,23 +44,20 @@ def make_app(folder):
 
 def fill(db, count):
     """Add ``count`` jobs and run half of them; return jobs/s."""
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
-    service = conn.root()['Application']['demo'].getSiteManager()[
-        'default']['jobs']
-    service.cancelAll()
-    started = time.perf_counter()
-    for index in range(count):
-        service.add(('echo', 'fail', 'log')[index % 3], index)
-        if index % 10000 == 9999:
-            tm.commit()
-    tm.commit()
-    ran = 0
-    while ran < count // 2:
-        ran += runner.drain(service, tm=tm, limit=5000)
-    rate = count / (time.perf_counter() - started)
-    conn.close()
-    return rate
+    with own_connection(db) as (conn, tm):
+        service = conn.root()['Application']['demo'].getSiteManager()[
+            'default']['jobs']
+        service.cancelAll()
+        started = time.perf_counter()
+        for index in range(count):
+            service.add(('echo', 'fail', 'log')[index % 3], index)
+            if index % 10000 == 9999:
+                tm.commit()
+        tm.commit()
+        ran = 0
+        while ran < count // 2:
+            ran += runner.drain(service, tm=tm, limit=5000)
+        return count / (time.perf_counter() - started)
 
 
 def count_loads(db):

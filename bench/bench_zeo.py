@@ -29,13 +29,13 @@ workers' logs are read for claim transactions that gave up on conflicts
 ("tick failed") and jobs that gave up ("gave up after").
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -43,7 +43,6 @@ import sys
 import tempfile
 import time
 
-import transaction
 import ZEO
 from persistent.mapping import PersistentMapping
 
@@ -51,6 +50,7 @@ from zodbtasks import testing
 from zodbtasks.app import instance
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.task import SimpleTask
+from zodbtasks.transactions import own_connection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
@@ -134,17 +134,6 @@ def start_zeo(folder):
     return process, ('127.0.0.1', port)
 
 
-def stop(process, timeout=30):
-    """SIGTERM ``process``, SIGKILL it after ``timeout`` seconds."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def make_instance(folder, address):
     """An instance whose database is the ZEO server at ``address``, that
     autostarts nothing and registers this module's tasks."""
@@ -201,7 +190,7 @@ class Workers:
 
     def stop(self):
         for process in self.processes:
-            stop(process)
+            testing.stop_process(process)
 
     def count(self, pattern):
         """How many lines of the workers' logs have ``pattern``."""
@@ -214,21 +203,25 @@ class Workers:
 
 # -- measurements -------------------------------------------------------------
 
-class Bench:
-    """This process's ZEO client, its sites and services."""
+@contextlib.contextmanager
+def open_bench(address):
+    """A ``Bench`` on a ZEO client of ``address``, closed at the end."""
+    db = ZEO.DB(address)
+    try:
+        with own_connection(db) as (connection, tm):
+            yield Bench(connection, tm)
+    finally:
+        db.close()
 
-    def __init__(self, address):
-        self.db = ZEO.DB(address)
-        self.tm = transaction.TransactionManager()
-        self.connection = self.db.open(transaction_manager=self.tm)
+
+class Bench:
+    """This process's ZEO connection, its sites and services."""
+
+    def __init__(self, connection, tm):
+        self.connection, self.tm = connection, tm
         root = testing.setup_root(self.connection)
         self.site = testing.add_site(root, 'bench')
         self.tm.commit()
-
-    def close(self):
-        self.tm.abort()
-        self.connection.close()
-        self.db.close()
 
     def new_service(self, name):
         service = testing.add_service(self.site, name)
@@ -388,16 +381,13 @@ def main(argv=None):
         'jobs': args.jobs, 'io_jobs': args.io_jobs}
     folder = tempfile.mkdtemp(prefix='zodbtasks-bench-zeo-')
     zeo, address = start_zeo(folder)
-    bench = None
     try:
         config = make_instance(folder, address)
-        bench = Bench(address)
-        figures = measure(config, bench, args.repeat, args.jobs,
-                          args.io_jobs)
+        with open_bench(address) as bench:
+            figures = measure(config, bench, args.repeat, args.jobs,
+                              args.io_jobs)
     finally:
-        if bench is not None:
-            bench.close()
-        stop(zeo)
+        testing.stop_process(zeo)
         shutil.rmtree(folder, ignore_errors=True)
     meta.update(loadavg_end=os.getloadavg(), seconds=(
         datetime.datetime.now(datetime.timezone.utc) - started).seconds)

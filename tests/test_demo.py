@@ -92,9 +92,8 @@ def test_sleep_sleeps_in_steps_and_reports_progress(db, service):
 
     def sleep(seconds):
         # What operators see meanwhile: a connection of their own.
-        connection, tm, fresh = testing.open_service(db, service._p_oid)
-        seen.append((seconds, fresh.getProgress(jobid)))
-        connection.close()
+        with testing.open_service(db, service._p_oid) as (_, _, fresh):
+            seen.append((seconds, fresh.getProgress(jobid)))
 
     testing.register_task('sleep', zodbtasks.demo.SleepTask(sleep=sleep))
     jobid = service.add('sleep', 1)
@@ -114,11 +113,10 @@ def test_log_appends_to_the_site_log_and_returns_its_length(db, site,
     transaction.commit()
     service.process()
     assert (service.getResult(first), service.getResult(second)) == (1, 2)
-    connection, tm, fresh_site = testing.open_service(db, site._p_oid)
-    entries = getattr(fresh_site, zodbtasks.demo.LOG_ATTRIBUTE)
-    assert [input for _, input in entries] == ['one', 'two']
-    assert all(isinstance(when, float) for when, _ in entries)
-    connection.close()
+    with testing.open_service(db, site._p_oid) as (_, _, fresh_site):
+        entries = getattr(fresh_site, zodbtasks.demo.LOG_ATTRIBUTE)
+        assert [input for _, input in entries] == ['one', 'two']
+        assert all(isinstance(when, float) for when, _ in entries)
 
 
 @zope.interface.implementer(ITask)

@@ -255,12 +255,11 @@ def test_commit_of_another_process_wakes_the_thread(service, tasks,
     done = threading.Event()
     testing.register_task('signal', lambda input: done.set())
     service.startProcessing()
-    conn2, tm2, svc2 = testing.open_service(service._p_jar.db(),
-                                            service._p_oid)
-    svc2.add('signal')
-    tm2.commit()
-    assert done.wait(DEADLINE)
-    conn2.close()
+    with testing.open_service(service._p_jar.db(),
+                              service._p_oid) as (_, tm2, svc2):
+        svc2.add('signal')
+        tm2.commit()
+        assert done.wait(DEADLINE)
 
 
 def test_idle_claims_write_nothing(service, tasks):
@@ -301,10 +300,9 @@ def test_commit_during_a_tick_is_not_lost(service, tasks, monkeypatch):
     def tick_then_commit_elsewhere(self, now=None):
         result = real_tick(self, now)
         if not added:
-            conn2, tm2, svc2 = testing.open_service(db, oid)
-            added.append(svc2.add('signal'))
-            tm2.commit()
-            conn2.close()
+            with testing.open_service(db, oid) as (_, tm2, svc2):
+                added.append(svc2.add('signal'))
+                tm2.commit()
         return result
     monkeypatch.setattr(processor.Processor, 'tick',
                         tick_then_commit_elsewhere)

@@ -1,4 +1,6 @@
 """Listing, filtering, sorting and statistics over the job index."""
+import contextlib
+
 import pytest
 import transaction
 
@@ -122,11 +124,12 @@ def test_clean_empties_time_index(service, mixed):
     assert service.queryJobs(sortOn='completed')[0] == 2
 
 
+@contextlib.contextmanager
 def _cold_service(service):
-    conn, tm, svc = testing.open_service(service._p_jar.db(),
-                                         service._p_oid)
-    conn.getTransferCounts(True)
-    return conn, svc
+    with testing.open_service(service._p_jar.db(),
+                              service._p_oid) as (conn, _, svc):
+        conn.getTransferCounts(True)
+        yield conn, svc
 
 
 @pytest.mark.parametrize('query', [
@@ -138,12 +141,11 @@ def test_first_page_loads_only_a_page_of_jobs(service, tasks, query):
         for _ in range(1000):
             service.add('echo')
         transaction.commit()
-    conn, svc = _cold_service(service)
-    total, jobs = svc.queryJobs(size=20, **query)
-    loads, _ = conn.getTransferCounts()
+    with _cold_service(service) as (conn, svc):
+        total, jobs = svc.queryJobs(size=20, **query)
+        loads, _ = conn.getTransferCounts()
     assert total == 3000 and len(jobs) == 20
     assert loads < 80   # 20 jobs and a few buckets, not 3000 jobs
-    conn.close()
 
 
 def test_descending_over_ints_with_low_bound():

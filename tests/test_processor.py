@@ -19,7 +19,6 @@ from zodbtasks.task import TaskError
 from zodbtasks import runner
 from zodbtasks import transactions
 from zodbtasks.dispatch import Dispatch
-from zodbtasks.workers import process_worker_id
 
 DEADLINE = 10.0  # seconds; generous, only reached when something is broken
 
@@ -46,11 +45,10 @@ def test_job_effects_and_status_commit_together(service, site, tasks):
     testing.register_task('write', write)
     jobid = service.add('write')
     _commit_and_process(service)
-    conn2, tm2, svc2 = testing.open_service(service._p_jar.db(),
-                                            service._p_oid)
-    assert svc2.getStatus(jobid) == COMPLETED
-    assert 'log' in conn2.get(site._p_oid)
-    conn2.close()
+    with testing.open_service(service._p_jar.db(),
+                              service._p_oid) as (conn2, _, svc2):
+        assert svc2.getStatus(jobid) == COMPLETED
+        assert 'log' in conn2.get(site._p_oid)
 
 
 def test_failing_task_changes_are_rolled_back(service, site, tasks, quiet):
@@ -276,19 +274,17 @@ def test_two_processors_never_run_the_same_job(service, tasks):
     ids = [service.add('echo', i) for i in range(6)]
     transaction.commit()
     db = service._p_jar.db()
-    conn1, tm1, svc1 = testing.open_service(db, service._p_oid)
-    conn2, tm2, svc2 = testing.open_service(db, service._p_oid)
-    claimed1 = Dispatch(svc1).claimJobs(0, 3, 'worker-1')
-    claimed2 = Dispatch(svc2).claimJobs(0, 3, 'worker-2')
-    assert claimed1 == claimed2  # same snapshot, same choice
-    tm1.commit()
-    with pytest.raises(ConflictError):
-        tm2.commit()
-    tm2.abort()
-    claimed2 = runner.claim(svc2, tm2, 0, 3, 'worker-2')
+    with testing.open_service(db, service._p_oid) as (_, tm1, svc1), \
+            testing.open_service(db, service._p_oid) as (_, tm2, svc2):
+        claimed1 = Dispatch(svc1).claimJobs(0, 3, 'worker-1')
+        claimed2 = Dispatch(svc2).claimJobs(0, 3, 'worker-2')
+        assert claimed1 == claimed2  # same snapshot, same choice
+        tm1.commit()
+        with pytest.raises(ConflictError):
+            tm2.commit()
+        tm2.abort()
+        claimed2 = runner.claim(svc2, tm2, 0, 3, 'worker-2')
     assert sorted(claimed1 + claimed2) == sorted(ids)
-    conn1.close()
-    conn2.close()
 
 
 def test_job_claimed_by_another_worker_is_skipped(service, tasks):
@@ -326,10 +322,10 @@ def test_tick_runs_due_jobs(service, tasks, db):
     service.add('echo')
     transaction.commit()
     proc = processor.Processor(db, service._p_oid, 'zodbtasks.test')
-    conn, proc.tm, proc.service = testing.open_service(db, service._p_oid)
-    assert proc.tick(0) == 1
-    assert proc.tick(0) == 0
-    conn.close()
+    with testing.open_service(db, service._p_oid) as (_, tm, fresh):
+        proc.tm, proc.service = tm, fresh
+        assert proc.tick(0) == 1
+        assert proc.tick(0) == 0
 
 
 def test_thread_name_follows_service_path(service):
@@ -406,9 +402,9 @@ def test_progress_is_visible_while_the_job_runs(service, tasks):
 
     def slow(svc, jobid, input):
         reportProgress(svc, jobid, 0.5, 'half way')
-        conn2, tm2, svc2 = testing.open_service(svc._p_jar.db(), svc._p_oid)
-        seen.append(svc2.getProgress(jobid))
-        conn2.close()
+        with testing.open_service(svc._p_jar.db(),
+                                  svc._p_oid) as (_, _, svc2):
+            seen.append(svc2.getProgress(jobid))
         reportProgress(svc, jobid, 1.0, 'done')
         return 'ok'
     testing.register_task('slow', _FunctionTask(slow))

@@ -3,7 +3,6 @@ WebTest, in this process) and the real ``zodbtasks-server`` process."""
 import base64
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -12,16 +11,17 @@ import urllib.error
 import urllib.request
 
 import pytest
-import transaction
 import webtest
 from zope.component.interfaces import ISite
 
+from zodbtasks import testing
 from zodbtasks.app import instance
 from zodbtasks.app import server
 from zodbtasks.app.testing import quiet_instance
 from zodbtasks.app.testing import root_logger_kept
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ITaskService
+from zodbtasks.transactions import own_connection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, os.pardir, 'etc', 'zope.conf.sample')
@@ -142,9 +142,7 @@ def test_manager_reaches_the_demo_service(manager):
 def test_demo_site_service_and_cron_job_exist_after_start(started):
     _, databases, _ = started
     [db] = databases
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    try:
+    with own_connection(db) as (connection, _):
         demo = connection.root()['Application']['demo']
         assert ISite.providedBy(demo)
         manager = demo.getSiteManager()
@@ -156,9 +154,6 @@ def test_demo_site_service_and_cron_job_exist_after_start(started):
             ('log', '* * * * *')]
         assert sorted(service.getAvailableTasks()) == [
             'echo', 'fail', 'log', 'sleep']
-    finally:
-        tm.abort()
-        connection.close()
 
 
 def test_databases_are_those_of_zope_conf(started, tmp_path):
@@ -222,12 +217,9 @@ def test_server_serves_and_stops_cleanly_on_sigterm(tmp_path):
         base = 'http://127.0.0.1:%d' % port
         assert _status(base + '/@@contents.html') == 401
         assert _status(base + '/@@contents.html', ('admin', password)) == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(DEADLINE) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        status = testing.stop_process(process, DEADLINE)
+    assert status == 0
     # FileStorage writes its index when the database is closed.
     assert (tmp_path / 'var' / 'Data.fs.index').exists()
     text = log.read_text()
@@ -249,11 +241,10 @@ def test_server_reports_a_port_in_use(tmp_path):
         with open(log, 'w') as output:
             process = _start_server(str(tmp_path), port, output)
         try:
-            assert process.wait(DEADLINE) == 1
+            process.wait(DEADLINE)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            status = testing.stop_process(process, DEADLINE)
+    assert status == 1
     text = log.read_text()
     assert 'cannot serve on 127.0.0.1:%d' % port in text
     assert text.rstrip().endswith('zodbtasks server stopped')

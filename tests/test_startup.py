@@ -137,7 +137,7 @@ def test_unloadable_registration_is_skipped_with_warning(caplog):
         def getSiteManager(self):
             return SiteManager()
 
-    assert list(startup._services(Site(), '*')) == []
+    assert startup.find_services(Site(), '@*') == []
     assert "'gone'" in caplog.text
 
 
@@ -207,3 +207,27 @@ def test_bad_processor_settings_are_errors(db, sites, caplog, key, value):
     assert any(r.levelno == logging.ERROR and repr(value) in r.getMessage()
                for r in caplog.records)
     assert _running(sites) == []
+
+
+@pytest.mark.parametrize('directive, expected', [
+    ('site1@jobs', [('site1', 'jobs')]),
+    ('@*', [('', 'maintenance')]),
+    ('site1@*', [('site1', 'jobs'), ('site1', 'mail')]),
+    ('*@jobs', [('site1', 'jobs'), ('site2', 'jobs')]),
+    ('*@*', [('', 'maintenance'), ('site1', 'jobs'), ('site1', 'mail'),
+             ('site2', 'jobs')]),
+    ('site2@nosuch', []),
+])
+def test_find_services_names_the_site_and_service(root, sites, directive,
+                                                  expected):
+    found = startup.find_services(root, directive)
+    assert sorted((site, name) for site, name, _ in found) == expected
+    for site, name, service in found:
+        assert service is sites['%s@%s' % (site, name)]
+
+
+@pytest.mark.parametrize('site', ['nosite', 'site1x'])
+def test_find_services_refuses_a_missing_site(root, sites, site):
+    root['site1x'] = testing.Folder()  # a folder that is not a site
+    with pytest.raises(LookupError, match="no site %r below the root" % site):
+        startup.find_services(root, '%s@*' % site)

@@ -18,13 +18,13 @@ processor threads each started service gets.
 """
 import logging
 
-import transaction
 import zope.app.appsetup.product
 from ZODB.POSException import POSError
 from zope.component.interfaces import ISite
 
 from zodbtasks import processor
 from zodbtasks.interfaces import ITaskService
+from zodbtasks.transactions import own_connection
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ def bootStrapSubscriber(event):
     if not enabled:
         logger.info('processors off: this process starts no task service')
         return
-    tm = transaction.TransactionManager()
-    connection = event.database.open(transaction_manager=tm)
-    try:
+    with own_connection(event.database) as (connection, _):
         root = connection.root().get(ROOT_NAME)
         if root is None:
             logger.error('no root folder %r in the database; no task '
@@ -110,47 +108,53 @@ def bootStrapSubscriber(event):
             return
         for directive in directives:
             start_directive(root, directive, threads)
-    finally:
-        tm.abort()
-        connection.close()
 
 
 def start_directive(root, directive, threads=1):
     """Start the services ``directive`` names under root folder ``root``,
     with ``threads`` processor threads each; return how many were
     started."""
-    site_name, _, service_name = directive.partition('@')
-    started = 0
-    for site_label, site in _sites(root, site_name):
-        for name, service in _services(site, service_name):
-            processor.start(service, threads)
-            logger.info('service %s on site %s started', name, site_label)
-            started += 1
-    if not started:
+    try:
+        found = find_services(root, directive)
+    except LookupError as exc:
+        logger.error('autostart: %s', exc.args[0])
+        found = []
+    for site_name, service_name, service in found:
+        processor.start(service, threads)
+        logger.info('service %s on site %s started', service_name,
+                    site_name or '(root)')
+    if not found:
         logger.warning('autostart directive %r matched no task service',
                        directive)
-    return started
+    return len(found)
+
+
+def find_services(root, directive):
+    """The task services that ``directive`` (an autostart directive, see
+    the module) names under root folder ``root``: a list of ``(site name,
+    service name, service)``, the site name ``''`` for the root folder's
+    own.  Registrations whose service cannot be loaded are skipped with a
+    warning; LookupError names a site that is missing or not a site."""
+    site_name, _, service_name = directive.partition('@')
+    return [(name, registered, service)
+            for name, site in _sites(root, site_name)
+            for registered, service in _site_services(site, service_name)]
 
 
 def _sites(root, site_name):
+    """``[(site name, site)]`` for the site part of a directive."""
     if site_name in ('', '*'):
-        yield '(root)', root
-    if site_name == '':
-        return
-    if site_name == '*':
-        for name, obj in root.items():
-            if ISite.providedBy(obj):
-                yield name, obj
-        return
+        return [('', root)] + ([] if site_name == '' else [
+            (name, obj) for name, obj in root.items()
+            if ISite.providedBy(obj)])
     site = root.get(site_name)
     if site is None or not ISite.providedBy(site):
-        logger.error('autostart: site %r does not exist (or is not a site)',
-                     site_name)
-        return
-    yield site_name, site
+        raise LookupError('no site %r below the root folder (or it is not a '
+                          'site)' % site_name)
+    return [(site_name, site)]
 
 
-def _services(site, service_name):
+def _site_services(site, service_name):
     for registration in site.getSiteManager().registeredUtilities():
         if registration.provided is not ITaskService:
             continue
@@ -169,4 +173,4 @@ def _services(site, service_name):
             yield registration.name, service
         else:
             logger.warning('registration of task service %r has no usable '
-                           'service object; not started', registration.name)
+                           'service object; skipped', registration.name)

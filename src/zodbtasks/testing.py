@@ -4,10 +4,12 @@ They build the real thing: a FileStorage database in a folder, a ZTK root
 folder under ``conn.root()['Application']`` that is a site, sites below it
 and task services registered as named utilities in their site managers.
 """
+import contextlib
 import os
+import signal
+import subprocess
 import tempfile
 
-import transaction
 import ZODB
 import ZODB.FileStorage
 import zope.component
@@ -21,6 +23,10 @@ from zodbtasks.interfaces import ITaskService
 from zodbtasks.service import TaskService
 from zodbtasks.startup import ROOT_NAME
 from zodbtasks.task import SimpleTask
+from zodbtasks.transactions import own_connection
+
+#: Seconds ``stop_process`` waits after SIGTERM before SIGKILL.
+STOP_TIMEOUT = 30.0
 
 
 def create_database(directory=None, name='Data.fs'):
@@ -84,9 +90,25 @@ def register_task(name, task, registry=None):
     return task
 
 
+@contextlib.contextmanager
 def open_service(db, oid):
-    """A new connection of ``db`` with its own transaction manager, and the
-    object ``oid`` loaded in it: for two-connection tests."""
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    return connection, tm, connection.get(oid)
+    """A ``with`` block on a new connection of ``db`` with its own
+    transaction manager: yields ``(connection, tm, object oid)``, for
+    two-connection tests; aborts and closes at the end."""
+    with own_connection(db) as (connection, tm):
+        yield connection, tm, connection.get(oid)
+
+
+def stop_process(process, timeout=STOP_TIMEOUT):
+    """Stop ``process`` (a ``subprocess.Popen``) by its pid: SIGTERM, then
+    SIGKILL when it has not ended within ``timeout`` seconds.  Return its
+    exit status, or None when it had to be killed."""
+    if process.poll() is not None:
+        return process.returncode
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None

@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import tempfile
 import time
 
 import pytest
+
+from zodbtasks import testing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir))
@@ -70,12 +71,7 @@ def server(tmp_path):
         assert proc.poll() is None, 'server died: see %s' % log.name
         yield 'http://127.0.0.1:%d' % port, password
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(DEADLINE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        testing.stop_process(proc, DEADLINE)
         log.close()
 
 

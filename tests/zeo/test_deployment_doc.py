@@ -1,38 +1,35 @@
-"""The configurations that docs/deployment.rst shows work as shown."""
+"""The configurations and command lines that docs/deployment.rst (and
+the other documents) show work as shown, on a real ZEO server."""
+import io
 import os
 import re
 import subprocess
+import sys
 
 import pytest
-import transaction
 import ZEO
 
+import doc_commands
+from zodbtasks import clock
+from zodbtasks.app import ops
 from zodbtasks.app import worker
+from zodbtasks.testing import stop_process
+from zodbtasks.transactions import own_connection
+from zodbtasks.dispatch import Dispatch
 
 from .conftest import DEADLINE
-from .conftest import REPO_ROOT
 from .conftest import RUNZEO
 from .conftest import free_port
 from .conftest import make_zeo_instance
-from .conftest import stop_process
+from .conftest import subprocess_environ
 from .conftest import wait_for
 
-DOC = os.path.join(REPO_ROOT, 'docs', 'deployment.rst')
-
-
-def text_blocks():
-    """The ``.. code-block:: text`` blocks of the document, dedented."""
-    with open(DOC) as f:
-        doc = f.read()
-    blocks = re.findall(r'^\.\. code-block:: text\n\n((?:    .*\n|\n)+)',
-                        doc, re.MULTILINE)
-    return [re.sub(r'^    ', '', block, flags=re.MULTILINE)
-            for block in blocks]
+DOC = os.path.join('docs', 'deployment.rst')
+DOCUMENTED_CONFIG = 'var/zope.conf'
 
 
 def block_with(marker):
-    [block] = [block for block in text_blocks() if marker in block]
-    return block
+    return doc_commands.block_with(DOC, marker)
 
 
 @pytest.mark.slow
@@ -49,11 +46,9 @@ def test_the_zeo_conf_runs_a_zeo_server(tmp_path):
         db = wait_for(lambda: _connect(port, process), DEADLINE,
                       'the ZEO server did not serve')
         try:
-            tm = transaction.TransactionManager()
-            connection = db.open(transaction_manager=tm)
-            with tm:
-                connection.root()['x'] = 1
-            connection.close()
+            with own_connection(db) as (connection, tm):
+                with tm:
+                    connection.root()['x'] = 1
         finally:
             db.close()
     finally:
@@ -91,3 +86,78 @@ def test_the_clients_zope_conf_sections(tmp_path):
     assert (storage.storage, storage.cache_size) == ('1', 100 * 1024 ** 2)
     assert worker.worker_settings(worker.product_config(options)) == (
         ['demo@*'], 2)
+
+
+def _lines(name):
+    return [(document, line) for document, line in
+            doc_commands.all_command_lines()
+            if doc_commands.argv(line)[0] == name]
+
+
+def _failed_jobs(zeo_service, number):
+    """``number`` jobs in error, committed; their ids as strings."""
+    service, now = zeo_service.service, clock.now()
+    ids = zeo_service.add_jobs([('hold', 0.0, {})] * number)
+    with zeo_service.tm:
+        claimed = Dispatch(service).claimJobs(now, number, 'doc:1:test/0')
+        for jobid in claimed:
+            Dispatch(service).finishJob(jobid, now, error='documented failure')
+        Dispatch(service).foldJobs('doc:1:test/0')
+    assert sorted(claimed) == sorted(ids)
+    return [str(jobid) for jobid in ids]
+
+
+@pytest.mark.parametrize('document, line', _lines('zodbtasks'),
+                         ids=['%s: %s' % item for item in _lines('zodbtasks')])
+def test_the_documented_operator_commands_run(document, line, zeo_instance,
+                                              zeo_service):
+    if 'requeue' in doc_commands.argv(line)[1]:
+        jobids = _failed_jobs(zeo_service, 2)
+    else:
+        jobids = [str(jobid) for jobid in zeo_service.add_jobs(
+            [('hold', 0.0, {})] * 2)]
+    _, arguments = doc_commands.argv(line, jobids)
+    arguments = [zeo_instance if argument == DOCUMENTED_CONFIG else argument
+                 for argument in arguments]
+    if '--config' not in arguments:
+        arguments += ['--config', zeo_instance]
+    if 'watch' in arguments and '--count' not in arguments:
+        arguments += ['--count', '1']
+    out = io.StringIO()
+    assert ops.main(arguments, out=out) == 0, out.getvalue()
+    assert out.getvalue()
+
+
+WORKER_LINES = sorted({tuple(doc_commands.argv(line)[1])
+                       for _, line in _lines('zodbtasks-worker')})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('arguments', WORKER_LINES,
+                         ids=[' '.join(item) for item in WORKER_LINES])
+def test_the_documented_worker_commands_run(arguments, tmp_path, zeo_server):
+    # The zope.conf of the documents: autostart demo@*, processors off.
+    folder = tmp_path / 'instance'
+    folder.mkdir()
+    config = make_zeo_instance(str(folder), zeo_server.address,
+                               autostart='demo@*', threads=2)
+    arguments = [config if argument == DOCUMENTED_CONFIG else argument
+                 for argument in arguments]
+    if '--config' not in arguments:
+        arguments += ['--config', config]
+    log = folder / 'worker.out'
+    with open(log, 'w') as output:
+        process = subprocess.Popen(
+            [sys.executable, '-m', 'zodbtasks.app.worker'] + arguments,
+            cwd=str(folder), stdout=output, stderr=subprocess.STDOUT,
+            env=subprocess_environ())
+    try:
+        wait_for(lambda: process.poll() is not None
+                 or ' started: ' in log.read_text(), DEADLINE,
+                 'the worker did not start')
+    finally:
+        status = stop_process(process, DEADLINE)
+    text = log.read_text()
+    assert status == 0, text
+    assert 'started: 1 task services' in text
+    assert text.rstrip().endswith('zodbtasks worker stopped')

@@ -16,8 +16,10 @@ from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.dispatch import Dispatch
 
-from .conftest import subprocess_environ
 from .conftest import SAMPLE
+from .conftest import free_port
+from .conftest import make_zeo_instance
+from .conftest import subprocess_environ
 
 LIVE = 'host:101:aaaaaa/0'
 DEAD = 'host:102:bbbbbb/0'
@@ -170,7 +172,48 @@ def test_service_selects_the_services(zeo_instance, jobs):
 def test_an_unknown_service_is_an_error(zeo_instance, jobs, capsys):
     assert run(zeo_instance, 'stuck', '--service', 'nosuch@*') == (2, [])
     assert capsys.readouterr().err == (
-        "zodbtasks: no site 'nosuch' below the root folder\n")
+        "zodbtasks: no site 'nosuch' below the root folder (or it is not a "
+        "site)\n")
+
+
+def test_config_and_service_may_come_before_the_command(zeo_instance, jobs):
+    out = io.StringIO()
+    assert ops.main(['--config', zeo_instance, '--service', 'zeo@*',
+                     'stuck'], out=out) == 0
+    assert columns(out.getvalue().splitlines()[1])[:2] == [
+        'zeo@jobs', str(jobs['stuck'])]
+
+
+@pytest.mark.parametrize('argv, config, service', [
+    (['workers'], os.path.join('var', 'zope.conf'), '*@*'),
+    (['--config', 'a.conf', 'workers'], 'a.conf', '*@*'),
+    (['workers', '--config', 'a.conf'], 'a.conf', '*@*'),
+    (['--service', 's@*', 'failed', '--limit', '3'],
+     os.path.join('var', 'zope.conf'), 's@*'),
+    (['--config', 'a.conf', '--service', 's@*', 'stuck', '--service',
+      '@x', '--config', 'b.conf'], 'b.conf', '@x'),
+])
+def test_common_options_before_or_after_the_command(argv, config, service):
+    args = ops.parse_args(argv)
+    assert (args.command, args.config, args.service) == (
+        argv[[a in ops.COMMANDS for a in argv].index(True)], config, service)
+
+
+def test_every_command_of_the_table_parses():
+    for name in ops.COMMANDS:
+        extra = ['1'] if name in ('requeue', 'cancel') else []
+        assert ops.parse_args([name] + extra).command == name
+
+
+def test_an_unreachable_zeo_server_is_named(tmp_path, capsys):
+    port = free_port()
+    config = make_zeo_instance(str(tmp_path), ('127.0.0.1', port),
+                               wait_timeout=1)
+    assert run(config, 'workers') == (2, [])
+    assert capsys.readouterr().err == (
+        'zodbtasks: cannot reach the ZEO server 127.0.0.1:%d named in %s '
+        '(timed out waiting for connection): is it running, and is the '
+        'address right?\n' % (port, config))
 
 
 def test_a_locked_filestorage_is_explained(tmp_path, capsys):

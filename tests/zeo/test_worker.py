@@ -1,5 +1,7 @@
 """``zodbtasks-worker`` processes on a real ZEO server."""
 import os
+import subprocess
+import sys
 
 import pytest
 import zope.app.appsetup.product
@@ -7,14 +9,18 @@ from persistent.mapping import PersistentMapping
 from ZODB.POSException import ConflictError
 
 from zodbtasks import startup
+from zodbtasks.app import instance
 from zodbtasks.app import worker as worker_cli
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 
 from .conftest import DEADLINE
+from .conftest import SAMPLE
 from .conftest import Workers
+from .conftest import free_port
 from .conftest import make_zeo_instance
+from .conftest import subprocess_environ
 from .conftest import wait_for
 
 
@@ -99,6 +105,37 @@ def test_worker_without_a_matching_service_exits_with_1(workers,
     text = worker.output()
     assert 'no task service matches nosuch@*; nothing to do' in text
     assert text.rstrip().endswith('zodbtasks worker stopped')
+
+
+@pytest.mark.slow
+def test_an_unreachable_zeo_server_is_one_line_not_a_traceback(tmp_path):
+    # Nothing listens on the port; the client waits 1 s for it.
+    port = free_port()
+    config = make_zeo_instance(str(tmp_path), ('127.0.0.1', port),
+                               autostart='zeo@jobs', wait_timeout=1)
+    done = subprocess.run(
+        [sys.executable, '-m', 'zodbtasks.app.worker', '--config', config],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=DEADLINE,
+        env=subprocess_environ())
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        'zodbtasks-worker: cannot reach the ZEO server 127.0.0.1:%d named '
+        'in %s (timed out waiting for connection): is it running, and is '
+        'the address right?' % (port, config)]
+    assert 'Traceback' not in done.stdout
+
+
+def test_zeo_servers_of_a_zope_conf(tmp_path, zeo_instance):
+    options = worker_cli.read_config(zeo_instance)
+    host, port = options.databases[0].config.storage.config.server[
+        0].address
+    assert worker_cli.zeo_servers(options) == ['%s:%d' % (host, port)]
+
+
+def test_a_filestorage_has_no_zeo_server(tmp_path):
+    config = str(tmp_path / 'zope.conf')
+    instance.create_instance(config, SAMPLE, {})
+    assert worker_cli.zeo_servers(worker_cli.read_config(config)) == []
 
 
 # -- the parts of the worker, in this process ---------------------------------

@@ -27,33 +27,25 @@ FileStorage is locked.  Changes commit in transactions of their own,
 retried on conflicts.
 """
 import argparse
-import datetime
 import os
 import sys
 import time
 
-import transaction
 import zc.lockfile
-from zope.component.interfaces import ISite
 
 from zodbtasks import clock
 from zodbtasks import startup
 from zodbtasks.app import worker
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import FINISHED
-from zodbtasks.interfaces import ITaskService
 from zodbtasks.interfaces import STATUSES
+from zodbtasks.transactions import in_transaction
+from zodbtasks.transactions import own_connection
 
-try:
-    from ZEO.Exceptions import ClientDisconnected
-except ImportError:  # no ZEO: FileStorage only
-    class ClientDisconnected(Exception):
-        pass
-
-#: Transactions tried per change before giving up on conflicts.
-ATTEMPTS = 5
 #: Clear the screen and go home (ANSI), before each refresh on a terminal.
 CLEAR = '\x1b[H\x1b[2J'
+DEFAULT_CONFIG = os.path.join('var', 'zope.conf')
+DEFAULT_SERVICE = '*@*'
 
 
 class OpsError(Exception):
@@ -61,45 +53,35 @@ class OpsError(Exception):
 
 
 def parse_args(argv=None):
+    """The arguments of ``zodbtasks``: ``--config`` and ``--service`` may
+    come before the sub-command or after it (after wins)."""
     parser = argparse.ArgumentParser(
         prog='zodbtasks',
         description='Look at and manage the task services of an instance '
         'while its processes run (over ZEO).')
+    add_common_arguments(parser, DEFAULT_CONFIG, DEFAULT_SERVICE)
+    # The sub-commands' copies have no default, so that they keep what
+    # was given before the sub-command.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        '--config', default=os.path.join('var', 'zope.conf'),
-        help="the instance's zope.conf (default: %(default)s)")
-    common.add_argument(
-        '--service', default='*@*', metavar='SITE@NAME',
-        help='the task services: SITE@NAME, @NAME (the root folder), '
-        'SITE@*, *@NAME or *@* (default: %(default)s)')
+    add_common_arguments(common, argparse.SUPPRESS, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest='command', required=True,
                                      metavar='COMMAND')
-    commands.add_parser(
-        'workers', parents=[common],
-        help='workers alive or dead, their last heartbeat and jobs')
-    commands.add_parser(
-        'stuck', parents=[common],
-        help='jobs whose worker died (processing, lease expired)')
-    failed = commands.add_parser(
-        'failed', parents=[common],
-        help='jobs in error, newest first, with their message')
-    failed.add_argument('--limit', type=int, default=20, metavar='N',
-                        help='at most N jobs (default: %(default)s)')
-    for name, text in (('requeue', 'queue failed or cancelled jobs again'),
-                       ('cancel', 'cancel jobs that wait')):
-        command = commands.add_parser(name, parents=[common], help=text)
-        command.add_argument('jobids', nargs='+', type=int, metavar='JOBID')
-    watch = commands.add_parser(
-        'watch', parents=[common],
-        help='counts per service and status, refreshed')
-    watch.add_argument('--interval', type=float, default=3.0,
-                       metavar='SECONDS',
-                       help='seconds between refreshes (default: '
-                       '%(default)s)')
-    watch.add_argument('--count', type=int, default=None, metavar='N',
-                       help='stop after N refreshes (default: never)')
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, parents=[common], help=command.help,
+                                  description=command.help)
+        if command.arguments is not None:
+            command.arguments(sub)
     return parser.parse_args(argv)
+
+
+def add_common_arguments(parser, config, service):
+    parser.add_argument(
+        '--config', default=config,
+        help="the instance's zope.conf (default: %s)" % DEFAULT_CONFIG)
+    parser.add_argument(
+        '--service', default=service, metavar='SITE@NAME',
+        help='the task services: SITE@NAME, @NAME (the root folder), '
+        'SITE@*, *@NAME or *@* (default: %s)' % DEFAULT_SERVICE)
 
 
 # -- the database and the services --------------------------------------------
@@ -113,9 +95,8 @@ def open_database(config):
         raise OpsError(str(exc)) from exc
     if not options.databases:
         raise OpsError('%s has no <zodb> section' % config)
-    factory = options.databases[0]
     try:
-        return factory.open()
+        return options.databases[0].open()
     except zc.lockfile.LockError as exc:
         raise OpsError(
             'the FileStorage of %s is locked (%s): a zodbtasks-server or '
@@ -123,73 +104,54 @@ def open_database(config):
             'running processes only over ZEO (a <zeoclient> section in '
             'zope.conf: see docs/deployment.rst); on an embedded '
             'FileStorage, stop the server first.' % (config, exc)) from exc
-    except ClientDisconnected as exc:
-        raise OpsError('cannot reach the ZEO server of %s: %s'
-                       % (config, exc)) from exc
+    except worker.ClientDisconnected as exc:
+        raise OpsError(worker.unreachable_message(config, options,
+                                                  exc)) from exc
 
 
-def find_services(root, directive):
-    """``[(label, service)]``: the task services ``directive`` (as
-    autostart's) names under root folder ``root``; labels are
-    ``SITE@NAME`` (``@NAME`` for the root folder's)."""
-    site_name, _, service_name = directive.partition('@')
-    if site_name in ('', '*'):
-        sites = [('', root)] if site_name == '' else [('', root)] + [
-            (name, obj) for name, obj in root.items()
-            if ISite.providedBy(obj)]
-    else:
-        site = root.get(site_name)
-        if site is None or not ISite.providedBy(site):
-            raise OpsError('no site %r below the root folder' % site_name)
-        sites = [(site_name, site)]
-    found = []
-    for label, site in sites:
-        for registration in site.getSiteManager().registeredUtilities():
-            if registration.provided is ITaskService \
-                    and service_name in ('*', registration.name):
-                found.append(('%s@%s' % (label, registration.name),
-                              registration.component))
-    return found
+def parse_directive(directive):
+    """The one autostart directive of ``--service``; OpsError otherwise."""
+    try:
+        [directive] = startup.parse_autostart(directive)
+    except ValueError as exc:
+        raise OpsError('--service %s: expected SITE@NAME, @NAME, SITE@*, '
+                       '*@NAME or *@*' % directive) from exc
+    return directive
 
 
 class Session:
-    """A connection with its own transaction manager, and the services
-    that ``--service`` names (found again at each ``refresh``)."""
+    """The services that ``--service`` names, in a connection with its own
+    transaction manager (found again at each ``services()``)."""
 
-    def __init__(self, db, directive):
-        try:
-            [self.directive] = startup.parse_autostart(directive)
-        except ValueError as exc:
-            raise OpsError('--service %s: expected SITE@NAME, @NAME, '
-                           'SITE@*, *@NAME or *@*' % directive) from exc
-        self.db = db
-        self.tm = transaction.TransactionManager()
-        self.connection = db.open(transaction_manager=self.tm)
-
-    def close(self):
-        self.tm.abort()
-        self.connection.close()
+    def __init__(self, connection, tm, directive):
+        self.connection, self.tm = connection, tm
+        self.directive = directive
 
     def services(self):
         """``[(label, service)]`` as of a new transaction."""
         self.tm.abort()
         self.tm.begin()
-        root = self.connection.root().get(startup.ROOT_NAME)
-        if root is None:
-            raise OpsError('no root folder %r in the database'
-                           % startup.ROOT_NAME)
-        found = find_services(root, self.directive)
-        if not found:
-            raise OpsError('no task service matches %s' % self.directive)
-        return found
+        return self._find()
 
     def change(self, step):
         """Run ``step(services)`` in a transaction of its own, again on
         conflicts; return its result once committed."""
-        for attempt in self.tm.attempts(ATTEMPTS):
-            with attempt:
-                result = step(self.services())
-        return result
+        return in_transaction(self.tm, lambda: step(self._find()))
+
+    def _find(self):
+        """``[(SITE@NAME, service)]`` in the current transaction."""
+        root = self.connection.root().get(startup.ROOT_NAME)
+        if root is None:
+            raise OpsError('no root folder %r in the database'
+                           % startup.ROOT_NAME)
+        try:
+            found = startup.find_services(root, self.directive)
+        except LookupError as exc:
+            raise OpsError(exc.args[0]) from exc
+        if not found:
+            raise OpsError('no task service matches %s' % self.directive)
+        return [('%s@%s' % (site, name), service)
+                for site, name, service in found]
 
 
 # -- output ------------------------------------------------------------------
@@ -215,13 +177,6 @@ def _is_number(text):
     return text.replace('.', '', 1).replace(',', '').isdigit() or text == '-'
 
 
-def format_time(epoch):
-    if epoch is None:
-        return '-'
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
-
-
 def format_age(seconds):
     if seconds < 120:
         return '%.1fs ago' % seconds
@@ -244,7 +199,7 @@ def show_workers(session, args, out):
                              key=lambda record: record['id']):
             rows.append([
                 label, record['id'], 'alive' if record['alive'] else 'dead',
-                '%s (%s)' % (format_time(record['heartbeat']),
+                '%s (%s)' % (clock.format_utc(record['heartbeat']),
                              format_age(now - record['heartbeat'])),
                 ', '.join(str(jobid) for jobid in record['running']) or '-'])
     if not rows:
@@ -265,7 +220,7 @@ def show_stuck(session, args, out):
         for job in sorted(service.stuckJobs(now=now),
                           key=lambda job: job.id):
             rows.append([label, job.id, job.task, job.owner, job.attempts,
-                         format_time(job.started)])
+                         clock.format_utc(job.started, missing='-')])
     if not rows:
         print('No stuck job in %s.' % session.directive, file=out)
         return 0
@@ -286,8 +241,9 @@ def show_failed(session, args, out):
         jobs.extend((label, job) for job in page)
     jobs.sort(key=lambda item: (item[1].completed or 0, item[1].id),
               reverse=True)
-    rows = [[label, job.id, job.task, format_time(job.completed),
-             job.attempts, first_line(job.error)]
+    rows = [[label, job.id, job.task,
+             clock.format_utc(job.completed, missing='-'), job.attempts,
+             first_line(job.error)]
             for label, job in jobs[:args.limit]]
     if not rows:
         print('No failed job in %s.' % session.directive, file=out)
@@ -379,39 +335,72 @@ def watch_screen(session, interval, previous=None):
         alive = sum(1 for record in workers if record['alive'])
         rows.append([label] + [counts.get(status, 0) for status in STATUSES]
                     + ['%d/%d' % (alive, len(workers)), rate])
-    header = '%s UTC, every %gs (Ctrl-C to stop)' % (format_time(now),
+    header = '%s UTC, every %gs (Ctrl-C to stop)' % (clock.format_utc(now),
                                                      interval)
     table = format_table(['SERVICE'] + [status.upper() for status in STATUSES]
                          + ['WORKERS', 'FINISHED/S'], rows)
     return [header, ''] + table + [''], current
 
 
+# -- the sub-command table ---------------------------------------------------
+
+class Command:
+    """A sub-command: ``run(session, args, out)`` returns the exit status;
+    ``arguments(parser)`` adds its own arguments (None: none)."""
+
+    def __init__(self, run, help, arguments=None):
+        self.run, self.help, self.arguments = run, help, arguments
+
+
+def limit_argument(parser):
+    parser.add_argument('--limit', type=int, default=20, metavar='N',
+                        help='at most N jobs (default: %(default)s)')
+
+
+def jobids_argument(parser):
+    parser.add_argument('jobids', nargs='+', type=int, metavar='JOBID')
+
+
+def watch_arguments(parser):
+    parser.add_argument('--interval', type=float, default=3.0,
+                        metavar='SECONDS', help='seconds between refreshes '
+                        '(default: %(default)s)')
+    parser.add_argument('--count', type=int, default=None, metavar='N',
+                        help='stop after N refreshes (default: never)')
+
+
 COMMANDS = {
-    'workers': show_workers,
-    'stuck': show_stuck,
-    'failed': show_failed,
-    'requeue': requeue,
-    'cancel': cancel,
-    'watch': watch,
+    'workers': Command(
+        show_workers, 'workers alive or dead, their last heartbeat and '
+        'jobs'),
+    'stuck': Command(
+        show_stuck, 'jobs whose worker died (processing, lease expired)'),
+    'failed': Command(
+        show_failed, 'jobs in error, newest first, with their message',
+        limit_argument),
+    'requeue': Command(
+        requeue, 'queue failed or cancelled jobs again', jobids_argument),
+    'cancel': Command(cancel, 'cancel jobs that wait', jobids_argument),
+    'watch': Command(
+        watch, 'counts per service and status, refreshed', watch_arguments),
 }
 
 
 def main(argv=None, out=None):
     out = sys.stdout if out is None else out
     args = parse_args(argv)
-    db = session = None
     try:
+        directive = parse_directive(args.service)
         db = open_database(args.config)
-        session = Session(db, args.service)
-        return COMMANDS[args.command](session, args, out)
+        try:
+            with own_connection(db) as (connection, tm):
+                session = Session(connection, tm, directive)
+                return COMMANDS[args.command].run(session, args, out)
+        finally:
+            db.close()
     except OpsError as exc:
         print('zodbtasks: %s' % exc, file=sys.stderr)
         return 2
-    finally:
-        if session is not None:
-            session.close()
-        if db is not None:
-            db.close()
 
 
 if __name__ == '__main__':

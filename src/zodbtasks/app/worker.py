@@ -16,6 +16,10 @@ stopped``).  A job still running after ``--stop-timeout`` seconds is left
 to its lease: once the process has ended, its heartbeat stops and a live
 worker's sweeper retries the job.  A second signal ends the process at
 once.
+
+When the ZEO server of zope.conf cannot be reached at start (after the
+client's wait), it prints one line naming the server's address and the
+zope.conf, and exits with 2.
 """
 import argparse
 import logging
@@ -38,6 +42,13 @@ from zodbtasks import processor
 from zodbtasks import startup
 from zodbtasks.app.signals import stop_on_signals
 from zodbtasks.workers import process_worker_id
+from zodbtasks.transactions import own_connection
+
+try:
+    from ZEO.Exceptions import ClientDisconnected
+except ImportError:  # no ZEO: FileStorage only
+    class ClientDisconnected(Exception):
+        pass
 
 # Named, not __name__: under `python -m` that would be '__main__'.
 logger = logging.getLogger('zodbtasks.app.worker')
@@ -89,6 +100,30 @@ def read_config(config, schema=SCHEMA):
     except (OSError, ZConfig.ConfigurationError) as exc:
         raise ConfigError('cannot read %s: %s' % (config, exc)) from exc
     return options
+
+
+def zeo_servers(options):
+    """The ZEO server addresses (``host:port`` or a socket path) of the
+    ``<zodb>`` sections of ``options``, in order, each once."""
+    addresses = []
+    for factory in options.databases or ():
+        storage = getattr(factory.config, 'storage', None)
+        for server in getattr(getattr(storage, 'config', None), 'server',
+                              None) or ():
+            address = server.address
+            if isinstance(address, tuple):
+                address = '%s:%s' % address[:2]
+            if address not in addresses:
+                addresses.append(address)
+    return addresses
+
+
+def unreachable_message(config, options, exc):
+    """The one line that says the ZEO server of zope.conf ``config``
+    (read as ``options``) cannot be reached (``exc``)."""
+    servers = ', '.join(zeo_servers(options)) or 'of its <zodb> section'
+    return ('cannot reach the ZEO server %s named in %s (%s): is it '
+            'running, and is the address right?' % (servers, config, exc))
 
 
 def product_config(options, name=startup.PRODUCT):
@@ -186,9 +221,7 @@ def serve_only():
 def start_processors(db, directives, threads):
     """Start ``threads`` processors for each service ``directives`` name in
     ``db``; return how many services were started."""
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    try:
+    with own_connection(db) as (connection, _):
         root = connection.root().get(startup.ROOT_NAME)
         if root is None:
             logger.error('no root folder %r in the database',
@@ -196,9 +229,6 @@ def start_processors(db, directives, threads):
             return 0
         return sum(startup.start_directive(root, directive, threads)
                    for directive in directives)
-    finally:
-        tm.abort()
-        connection.close()
 
 
 def stop_processors(timeout=STOP_TIMEOUT):
@@ -245,7 +275,12 @@ def main(argv=None):
     except (ConfigError, ValueError) as exc:
         print('zodbtasks-worker: %s' % exc, file=sys.stderr)
         return 2
-    databases = open_application(options)
+    try:
+        databases = open_application(options)
+    except ClientDisconnected as exc:
+        print('zodbtasks-worker: %s' % unreachable_message(
+            args.config, options, exc), file=sys.stderr)
+        return 2
     try:
         return work(databases[0], directives, threads)
     finally:

@@ -10,7 +10,6 @@ changes nothing, whatever the operators did with it.
 """
 import logging
 
-import transaction
 from zope.site.folder import Folder
 from zope.site.site import LocalSiteManager
 
@@ -18,6 +17,8 @@ from zodbtasks.demo import site_log
 from zodbtasks.interfaces import ITaskService
 from zodbtasks.service import TaskService
 from zodbtasks.startup import ROOT_NAME
+from zodbtasks.transactions import in_transaction
+from zodbtasks.transactions import own_connection
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,8 @@ def install_subscriber(event):
 def install(db):
     """Make the demo site in ``db`` unless it exists, in a connection and
     transaction of its own; return whether it was made."""
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    try:
-        for attempt in tm.attempts():
-            with attempt:
-                root = connection.root().get(ROOT_NAME)
-                made = root is not None and add_demo_site(root)
-    finally:
-        connection.close()
+    with own_connection(db) as (connection, tm):
+        root, made = in_transaction(tm, _install, connection)
     if root is None:
         logger.error('no root folder %r in the database; the demo site was '
                      'not made', ROOT_NAME)
@@ -50,6 +44,11 @@ def install(db):
         logger.info('made the demo site %r with the task service %r',
                     SITE_NAME, SERVICE_NAME)
     return made
+
+
+def _install(connection):
+    root = connection.root().get(ROOT_NAME)
+    return root, root is not None and add_demo_site(root)
 
 
 def add_demo_site(root):
