@@ -463,3 +463,30 @@ def test_keeps_working_after_reopening(legacy):
     assert legacy.job('cron_fields').runs == 3
     assert _nonzero(legacy.service.countByStatus()) \
         == collections.Counter(legacy.statuses().values())
+
+
+def test_the_indexes_of_0_1_check_clean(legacy):
+    assert legacy.service.checkIndex() == []
+    assert legacy.service.rebuildIndex() == []
+
+
+def test_the_indexes_stay_clean_through_the_new_code(legacy):
+    service = legacy.service
+    with legacy.tm:
+        service.startJob(IDS['startlater'])
+        service.retry(IDS['error'])
+        service.sweep(now=FAR)
+        service.add('echo', 'after 0.1')
+    service.process(now=FAR + 10)
+    assert service.checkIndex() == []
+
+
+def test_oldest_waiting_of_jobs_queued_by_0_1_counts_from_creation(legacy):
+    # 0.1 kept the enqueue time only in the queue's order key; such jobs
+    # count from their creation time.
+    service = legacy.service
+    queued = [legacy.job('queued'), legacy.job('queued_policy')]
+    assert all(job.enqueued is None for job in queued)
+    oldest = min(job.created for job in queued)
+    waited = service.oldestWaiting(now=oldest + 1000.0)
+    assert waited >= 1000.0

@@ -157,7 +157,7 @@ def _orphan_step(name, entries, wanted, remove):
         problems = []
         for key in keys:
             if not wanted(maps, key):
-                problems.append('%s entry %r belongs to no job' % (name, key))
+                problems.append('%s entry %r matches no job' % (name, key))
                 if repair:
                     remove(maps, key)
         return problems, cursor

@@ -127,6 +127,31 @@ def test_requeue_queues_failed_jobs_and_refuses_others(zeo_instance, jobs,
         0, ['requeued %s (zeo@jobs)' % jobs['old']])
 
 
+def test_reindex_says_when_the_indexes_agree(zeo_instance, jobs):
+    status, lines = run(zeo_instance, 'reindex')
+    assert status == 0
+    assert lines == ['zeo@jobs: the indexes agree with the 6 jobs']
+
+
+def test_reindex_reports_and_fixes_drift(zeo_instance, jobs, zeo_service):
+    service = zeo_service.service
+    with zeo_service.tm:  # what a lost fold write looked like
+        service._index.by_status.remove(COMPLETED, jobs['done'])
+    status, lines = run(zeo_instance, 'reindex')
+    assert status == 1
+    assert lines == [
+        'zeo@jobs: 1 problems',
+        '  job %d: missing from the completed set' % jobs['done'],
+        'zeo@jobs: run again with --fix to rebuild the indexes',
+    ]
+    status, lines = run(zeo_instance, 'reindex', '--fix')
+    assert status == 0
+    assert lines[-1] == 'zeo@jobs: repaired 1 problems, 0 left'
+    fresh = zeo_service.fresh()
+    assert fresh.countByStatus()[COMPLETED] == 1
+    assert fresh.checkIndex() == []
+
+
 def test_cancel_cancels_waiting_jobs_only(zeo_instance, jobs, zeo_service):
     status, lines = run(zeo_instance, 'cancel', str(jobs['queued']),
                         str(jobs['running']))

@@ -16,7 +16,10 @@ default ``*@*``, every task service of the root folder and its sites):
 ``requeue JOBID...`` / ``cancel JOBID...``
     queue failed or cancelled jobs again / cancel waiting jobs;
 ``watch [--interval 3] [--count N]``
-    counts per service and status, refreshed every few seconds.
+    counts per service and status, refreshed every few seconds;
+``reindex [--fix] [--show N]``
+    check the indexes (status sets, counts, time indexes, queue, schedule,
+    worker records) against the jobs; ``--fix`` rebuilds them.
 
 It opens the database of zope.conf's first ``<zodb>`` section directly
 (ZConfig and ZODB.config), without loading the application's ZCML: jobs,
@@ -31,25 +34,23 @@ import os
 import sys
 import time
 
-import zc.lockfile
-
 from zodbtasks import clock
-from zodbtasks import startup
-from zodbtasks.app import worker
+from zodbtasks.app.output import first_line
+from zodbtasks.app.output import format_age
+from zodbtasks.app.output import format_table
+from zodbtasks.app.session import OpsError
+from zodbtasks.app.session import Session
+from zodbtasks.app.session import open_database
+from zodbtasks.app.session import parse_directive
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import STATUSES
-from zodbtasks.transactions import in_transaction
 from zodbtasks.transactions import own_connection
 
 #: Clear the screen and go home (ANSI), before each refresh on a terminal.
 CLEAR = '\x1b[H\x1b[2J'
 DEFAULT_CONFIG = os.path.join('var', 'zope.conf')
 DEFAULT_SERVICE = '*@*'
-
-
-class OpsError(Exception):
-    """The command cannot go on; the message says why."""
 
 
 def parse_args(argv=None):
@@ -82,111 +83,6 @@ def add_common_arguments(parser, config, service):
         '--service', default=service, metavar='SITE@NAME',
         help='the task services: SITE@NAME, @NAME (the root folder), '
         'SITE@*, *@NAME or *@* (default: %s)' % DEFAULT_SERVICE)
-
-
-# -- the database and the services --------------------------------------------
-
-def open_database(config):
-    """The main database of the zope.conf ``config``, opened without the
-    application's ZCML; OpsError when it cannot be opened."""
-    try:
-        options = worker.read_config(config)
-    except worker.ConfigError as exc:
-        raise OpsError(str(exc)) from exc
-    if not options.databases:
-        raise OpsError('%s has no <zodb> section' % config)
-    try:
-        return options.databases[0].open()
-    except zc.lockfile.LockError as exc:
-        raise OpsError(
-            'the FileStorage of %s is locked (%s): a zodbtasks-server or '
-            'zodbtasks-worker has it open.  This command works next to '
-            'running processes only over ZEO (a <zeoclient> section in '
-            'zope.conf: see docs/deployment.rst); on an embedded '
-            'FileStorage, stop the server first.' % (config, exc)) from exc
-    except worker.ClientDisconnected as exc:
-        raise OpsError(worker.unreachable_message(config, options,
-                                                  exc)) from exc
-
-
-def parse_directive(directive):
-    """The one autostart directive of ``--service``; OpsError otherwise."""
-    try:
-        [directive] = startup.parse_autostart(directive)
-    except ValueError as exc:
-        raise OpsError('--service %s: expected SITE@NAME, @NAME, SITE@*, '
-                       '*@NAME or *@*' % directive) from exc
-    return directive
-
-
-class Session:
-    """The services that ``--service`` names, in a connection with its own
-    transaction manager (found again at each ``services()``)."""
-
-    def __init__(self, connection, tm, directive):
-        self.connection, self.tm = connection, tm
-        self.directive = directive
-
-    def services(self):
-        """``[(label, service)]`` as of a new transaction."""
-        self.tm.abort()
-        self.tm.begin()
-        return self._find()
-
-    def change(self, step):
-        """Run ``step(services)`` in a transaction of its own, again on
-        conflicts; return its result once committed."""
-        return in_transaction(self.tm, lambda: step(self._find()))
-
-    def _find(self):
-        """``[(SITE@NAME, service)]`` in the current transaction."""
-        root = self.connection.root().get(startup.ROOT_NAME)
-        if root is None:
-            raise OpsError('no root folder %r in the database'
-                           % startup.ROOT_NAME)
-        try:
-            found = startup.find_services(root, self.directive)
-        except LookupError as exc:
-            raise OpsError(exc.args[0]) from exc
-        if not found:
-            raise OpsError('no task service matches %s' % self.directive)
-        return [('%s@%s' % (site, name), service)
-                for site, name, service in found]
-
-
-# -- output ------------------------------------------------------------------
-
-def format_table(headers, rows, left=()):
-    """The lines of a plain table, columns aligned: numbers right, except
-    in the columns named in ``left``."""
-    rows = [[str(cell) for cell in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in rows])
-              for i, header in enumerate(headers)]
-    numeric = [header not in left and bool(rows)
-               and all(_is_number(row[i]) for row in rows)
-               for i, header in enumerate(headers)]
-
-    def line(cells):
-        return '  '.join(
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(cells, widths, numeric)).rstrip()
-    return [line(headers)] + [line(row) for row in rows]
-
-
-def _is_number(text):
-    return text.replace('.', '', 1).replace(',', '').isdigit() or text == '-'
-
-
-def format_age(seconds):
-    if seconds < 120:
-        return '%.1fs ago' % seconds
-    if seconds < 7200:
-        return '%dm ago' % (seconds // 60)
-    return '%dh ago' % (seconds // 3600)
-
-
-def first_line(text):
-    return (text or '').strip().splitlines()[0] if text else ''
 
 
 # -- the sub-commands ---------------------------------------------------------
@@ -297,6 +193,45 @@ def _change_jobs(session, jobids, method, done, refused, out):
     return status
 
 
+def reindex(session, args, out):
+    """Check each service's indexes against its jobs; with ``--fix``,
+    rebuild what disagrees.  1 when problems remain."""
+    status = 0
+    for label, service in session.services():
+        problems = service.checkIndex()
+        if not problems:
+            print('%s: the indexes agree with the %d jobs'
+                  % (label, len(service.jobs)), file=out)
+            continue
+        print('%s: %d problems' % (label, len(problems)), file=out)
+        for problem in problems[:args.show]:
+            print('  ' + problem, file=out)
+        if len(problems) > args.show:
+            print('  ... and %d more' % (len(problems) - args.show),
+                  file=out)
+        if not args.fix:
+            status = 1
+            print('%s: run again with --fix to rebuild the indexes'
+                  % label, file=out)
+            continue
+        repaired = service.rebuildIndex()
+        left = service.checkIndex()
+        print('%s: repaired %d problems, %d left'
+              % (label, len(repaired), len(left)), file=out)
+        status = status or (1 if left else 0)
+    return status
+
+
+def reindex_arguments(parser):
+    parser.add_argument('--fix', action='store_true',
+                        help='rebuild the indexes from the jobs, in '
+                        'transactions of 1,000 jobs (safe while processors '
+                        'run)')
+    parser.add_argument('--show', type=int, default=20, metavar='N',
+                        help='list at most N problems (default: '
+                        '%(default)s)')
+
+
 def watch(session, args, out, sleep=time.sleep):
     """Print the counts every ``--interval`` seconds (``--count`` times)."""
     clear = out.isatty() if hasattr(out, 'isatty') else False
@@ -383,6 +318,9 @@ COMMANDS = {
     'cancel': Command(cancel, 'cancel jobs that wait', jobids_argument),
     'watch': Command(
         watch, 'counts per service and status, refreshed', watch_arguments),
+    'reindex': Command(
+        reindex, 'check the indexes against the jobs; --fix rebuilds them',
+        reindex_arguments),
 }
 
 

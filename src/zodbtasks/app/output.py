@@ -1,0 +1,35 @@
+"""Plain-text output of the operator command: aligned tables, ages and
+first lines."""
+
+
+def format_table(headers, rows, left=()):
+    """The lines of a plain table, columns aligned: numbers right, except
+    in the columns named in ``left``."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max([len(header)] + [len(row[i]) for row in rows])
+              for i, header in enumerate(headers)]
+    numeric = [header not in left and bool(rows)
+               and all(_is_number(row[i]) for row in rows)
+               for i, header in enumerate(headers)]
+
+    def line(cells):
+        return '  '.join(
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(cells, widths, numeric)).rstrip()
+    return [line(headers)] + [line(row) for row in rows]
+
+
+def _is_number(text):
+    return text.replace('.', '', 1).replace(',', '').isdigit() or text == '-'
+
+
+def format_age(seconds):
+    if seconds < 120:
+        return '%.1fs ago' % seconds
+    if seconds < 7200:
+        return '%dm ago' % (seconds // 60)
+    return '%dh ago' % (seconds // 3600)
+
+
+def first_line(text):
+    return (text or '').strip().splitlines()[0] if text else ''

@@ -1,0 +1,80 @@
+"""The operator command's session: the instance's database opened from
+its zope.conf without the application's ZCML, and the task services that
+``--service`` names."""
+import zc.lockfile
+
+from zodbtasks import startup
+from zodbtasks.app import worker
+from zodbtasks.transactions import in_transaction
+
+
+class OpsError(Exception):
+    """The command cannot go on; the message says why."""
+
+
+def open_database(config):
+    """The main database of the zope.conf ``config``, opened without the
+    application's ZCML; OpsError when it cannot be opened."""
+    try:
+        options = worker.read_config(config)
+    except worker.ConfigError as exc:
+        raise OpsError(str(exc)) from exc
+    if not options.databases:
+        raise OpsError('%s has no <zodb> section' % config)
+    try:
+        return options.databases[0].open()
+    except zc.lockfile.LockError as exc:
+        raise OpsError(
+            'the FileStorage of %s is locked (%s): a zodbtasks-server or '
+            'zodbtasks-worker has it open.  This command works next to '
+            'running processes only over ZEO (a <zeoclient> section in '
+            'zope.conf: see docs/deployment.rst); on an embedded '
+            'FileStorage, stop the server first.' % (config, exc)) from exc
+    except worker.ClientDisconnected as exc:
+        raise OpsError(worker.unreachable_message(config, options,
+                                                  exc)) from exc
+
+
+def parse_directive(directive):
+    """The one autostart directive of ``--service``; OpsError otherwise."""
+    try:
+        [directive] = startup.parse_autostart(directive)
+    except ValueError as exc:
+        raise OpsError('--service %s: expected SITE@NAME, @NAME, SITE@*, '
+                       '*@NAME or *@*' % directive) from exc
+    return directive
+
+
+class Session:
+    """The services that ``--service`` names, in a connection with its own
+    transaction manager (found again at each ``services()``)."""
+
+    def __init__(self, connection, tm, directive):
+        self.connection, self.tm = connection, tm
+        self.directive = directive
+
+    def services(self):
+        """``[(label, service)]`` as of a new transaction."""
+        self.tm.abort()
+        self.tm.begin()
+        return self._find()
+
+    def change(self, step):
+        """Run ``step(services)`` in a transaction of its own, again on
+        conflicts; return its result once committed."""
+        return in_transaction(self.tm, lambda: step(self._find()))
+
+    def _find(self):
+        """``[(SITE@NAME, service)]`` in the current transaction."""
+        root = self.connection.root().get(startup.ROOT_NAME)
+        if root is None:
+            raise OpsError('no root folder %r in the database'
+                           % startup.ROOT_NAME)
+        try:
+            found = startup.find_services(root, self.directive)
+        except LookupError as exc:
+            raise OpsError(exc.args[0]) from exc
+        if not found:
+            raise OpsError('no task service matches %s' % self.directive)
+        return [('%s@%s' % (site, name), service)
+                for site, name, service in found]
