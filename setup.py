@@ -35,7 +35,7 @@ APP_REQUIRE = [
 
 setup(
     name='zodbtasks',
-    version='0.1.dev0',
+    version='0.2.dev0',
     description='ZODB-native persistent task service for Zope Toolkit '
                 'applications: jobs, cron jobs and processor threads.',
     long_description=read('README.rst') + '\n\n' + read('CHANGES.rst'),

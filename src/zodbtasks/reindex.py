@@ -88,14 +88,22 @@ def _unfolded(maps, job):
     return record is not None and job.id in record.jobs
 
 
-def _job_problems(maps, job, repair):
-    problems = []
+class _Problems(list):
+    """The problems found for one job; each is repaired at once when
+    ``repair`` is set."""
 
-    def problem(text, fix):
-        problems.append('job %d: %s' % (job.id, text))
-        if repair:
+    def __init__(self, job, repair):
+        super().__init__()
+        self.job, self.repair = job, repair
+
+    def __call__(self, text, fix):
+        self.append('job %d: %s' % (self.job.id, text))
+        if self.repair:
             fix()
 
+
+def _job_problems(maps, job, repair):
+    problem = problems = _Problems(job, repair)
     index, jobid = maps.index, job.id
     unfolded = _unfolded(maps, job) and job.status != PROCESSING
     expected = PROCESSING if unfolded else job.status
@@ -117,19 +125,12 @@ def _job_problems(maps, job, repair):
             and (job.completed, jobid) not in index.completed:
         problem('finish time missing from the index',
                 lambda: index.completed.add((job.completed, jobid)))
-    problems.extend(_place_problems(maps, job, repair))
-    return problems
+    _place_problems(maps, job, problem)
+    return list(problems)
 
 
-def _place_problems(maps, job, repair):
+def _place_problems(maps, job, problem):
     """Queue, schedule and worker-record entries of one job."""
-    problems = []
-
-    def problem(text, fix):
-        problems.append('job %d: %s' % (job.id, text))
-        if repair:
-            fix()
-
     jobid = job.id
     if job.queueKey is not None and maps.queue.get(job.queueKey) != jobid:
         problem('its queue entry %d is missing' % job.queueKey,
@@ -146,7 +147,6 @@ def _place_problems(maps, job, repair):
         problem('processing under %s, whose worker record does not list '
                 'it' % job.owner,
                 lambda: maps.record(job.owner, 0.0).jobs.add(jobid))
-    return problems
 
 
 def _orphan_step(name, entries, wanted, remove):

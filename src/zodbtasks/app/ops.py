@@ -38,6 +38,7 @@ from zodbtasks import clock
 from zodbtasks.app.output import first_line
 from zodbtasks.app.output import format_age
 from zodbtasks.app.output import format_table
+from zodbtasks.app.output import print_table
 from zodbtasks.app.session import OpsError
 from zodbtasks.app.session import Session
 from zodbtasks.app.session import open_database
@@ -98,14 +99,9 @@ def show_workers(session, args, out):
                 '%s (%s)' % (clock.format_utc(record['heartbeat']),
                              format_age(now - record['heartbeat'])),
                 ', '.join(str(jobid) for jobid in record['running']) or '-'])
-    if not rows:
-        print('No worker has claimed jobs of %s.' % session.directive,
-              file=out)
-        return 0
-    for line in format_table(['SERVICE', 'WORKER', 'STATE',
-                              'LAST HEARTBEAT (UTC)', 'RUNNING'], rows,
-                             left=('RUNNING',)):
-        print(line, file=out)
+    print_table(out, ['SERVICE', 'WORKER', 'STATE', 'LAST HEARTBEAT (UTC)',
+                      'RUNNING'], rows, 'No worker has claimed jobs of %s.'
+                % session.directive, left=('RUNNING',))
     return 0
 
 
@@ -117,12 +113,10 @@ def show_stuck(session, args, out):
                           key=lambda job: job.id):
             rows.append([label, job.id, job.task, job.owner, job.attempts,
                          clock.format_utc(job.started, missing='-')])
-    if not rows:
-        print('No stuck job in %s.' % session.directive, file=out)
+    if not print_table(out, ['SERVICE', 'JOB', 'TASK', 'WORKER (dead)',
+                             'ATTEMPTS', 'STARTED (UTC)'], rows,
+                       'No stuck job in %s.' % session.directive):
         return 0
-    for line in format_table(['SERVICE', 'JOB', 'TASK', 'WORKER (dead)',
-                              'ATTEMPTS', 'STARTED (UTC)'], rows):
-        print(line, file=out)
     print('%d stuck job%s: the sweeper of a live worker retries them or '
           'marks them error.' % (len(rows), '' if len(rows) == 1 else 's'),
           file=out)
@@ -141,12 +135,9 @@ def show_failed(session, args, out):
              clock.format_utc(job.completed, missing='-'), job.attempts,
              first_line(job.error)]
             for label, job in jobs[:args.limit]]
-    if not rows:
-        print('No failed job in %s.' % session.directive, file=out)
-        return 0
-    for line in format_table(['SERVICE', 'JOB', 'TASK', 'FAILED (UTC)',
-                              'ATTEMPTS', 'ERROR'], rows):
-        print(line, file=out)
+    print_table(out, ['SERVICE', 'JOB', 'TASK', 'FAILED (UTC)', 'ATTEMPTS',
+                      'ERROR'], rows, 'No failed job in %s.'
+                % session.directive)
     return 0
 
 

@@ -33,3 +33,14 @@ def format_age(seconds):
 
 def first_line(text):
     return (text or '').strip().splitlines()[0] if text else ''
+
+
+def print_table(out, headers, rows, empty, left=()):
+    """Print the table of ``rows`` to ``out``, or the line ``empty`` when
+    there is none; return whether there were rows."""
+    if not rows:
+        print(empty, file=out)
+        return False
+    for line in format_table(headers, rows, left=left):
+        print(line, file=out)
+    return True

@@ -1,0 +1,93 @@
+"""The internal processor protocol: what the runtime (zodbtasks.processor,
+zodbtasks.runner, zodbtasks.dispatch) relies on.  Applications use
+ITaskService; these interfaces may change between releases.  Both are
+importable from zodbtasks.interfaces too.
+"""
+import zope.interface
+import zope.schema
+
+
+class IProcessor(zope.interface.Interface):
+    """Internal: runs the jobs of one task service in a daemon thread.
+
+    Three layers: ``zodbtasks.runner.run_job`` processes one claimed job in
+    one transaction; ``tick(now)`` claims and runs what is due; ``run()``
+    loops over ticks, waiting on an Event between them.
+    """
+
+    name = zope.schema.TextLine(title='Thread name')
+    serviceOid = zope.interface.Attribute("The service's persistent oid.")
+
+    def tick(now):
+        """Sweep for lost workers if it is time at ``now``, then claim and
+        run every due job; return how many ran.  ``run()`` passes the
+        clock's time."""
+
+    def run():
+        """The thread's loop: tick, then wait until woken or the poll
+        interval or the next scheduled run comes; until stopped."""
+
+    def wake():
+        """Make the loop tick at once (called after a commit added jobs)."""
+
+    def stop():
+        """Ask the loop to end after the current job; returns at once."""
+
+
+class IJobDispatch(zope.interface.Interface):
+    """Internal: what processors do to a task service, each call inside
+    a transaction the processor owns (``zodbtasks.dispatch.Dispatch(service)``
+    provides it).  Applications use ITaskService instead."""
+
+    def getTask(name):
+        """The ITask utility named ``name`` as seen from the service's site;
+        UnknownTaskError when there is none."""
+
+    def claimJobs(now, limit, owner):
+        """Claim up to ``limit`` jobs due at ``now`` for worker ``owner``
+        and return their ids.
+
+        Due scheduled jobs come first, then the queue in order.  A claimed
+        job has status ``processing``, its ``owner`` set and ``attempts``
+        incremented; cron jobs no processor saw yet are scheduled from
+        ``now`` instead of being claimed.  Two transactions claiming the
+        same job conflict, so exactly one of them wins.
+        """
+
+    def finishJob(jobid, now, output=None, error=None, traceback=None):
+        """Record the end of a claimed job's run at ``now``: its output, or
+        its error message and traceback.  A cron job is rescheduled from
+        ``now``; other jobs become ``completed`` or ``error`` (or are
+        retried as their retry policy says).  Writes only the job and its
+        worker's record: the indexes follow at the worker's next claim or
+        ``foldJobs``.  Returns False (and changes nothing) when the job is
+        not processing."""
+
+    def foldJobs(owner):
+        """Index the jobs worker ``owner`` finished since its last claim;
+        return how many."""
+
+    def heartbeat(owner, now):
+        """Record that worker ``owner`` is alive at ``now``."""
+
+    def retire(owner):
+        """Forget worker ``owner`` (folding what it finished) unless it
+        still has running jobs; return whether it was forgotten."""
+
+    def setProgress(jobid, fraction, message=None):
+        """Record the progress of a running job (see reportProgress)."""
+
+    def releaseJob(jobid):
+        """Give a claimed job that did not run back to the queue (or the
+        schedule) where it was; return whether it was processing."""
+
+    def releaseWorkerJobs(owner):
+        """Release every job worker ``owner`` claimed and is not running
+        any more (a worker calls it between jobs, after an error); return
+        how many."""
+
+    def nextScheduledTime():
+        """The earliest scheduled run (epoch seconds), or None."""
+
+    def sweep(now):
+        """ITaskService.sweep at ``now``."""
