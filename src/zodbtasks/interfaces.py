@@ -126,7 +126,17 @@ class ICronJob(IJob):
     (``minute``, ``hour``, ``dayOfMonth``, ``month``, ``dayOfWeek``; all
     given fields must match; Monday=0), a five-field ``cron`` string
     (Sunday=0 or 7, the usual day-of-month / day-of-week OR rule), or a
-    ``delay`` in seconds (the job then runs once and completes).
+    ``delay`` in seconds (the job then runs once and completes).  With no
+    field, cron string or delay at all, the job runs every minute, as in
+    lovely.remotetask (changed in 0.1: this used to raise ScheduleError).
+
+    A field is a tuple of at most 1,000 ints within its range.
+    ``zodbtasks.cron.parse_field(name, text)`` reads a field written as
+    text with the items of a cron string field (``*``, ``5``, ``1-5``,
+    ``*/15``, ``10-50/10``, comma-separated); a step needs ``*`` or a range
+    (``5/15`` is refused: write ``5-59/15``) and a reversed range
+    (``50-10``) is refused, in cron strings too.  ``delay`` is at most
+    ``zodbtasks.cron.MAX_DELAY`` (100 years), finite and >= 0.
     """
 
     minute = zope.schema.Tuple(title='Minutes (0-59)', default=())
@@ -196,9 +206,10 @@ class ITaskService(IContained):
         """Add a cron job (status ``cronjob``) or, with ``delay``, a delayed
         job (status ``delayed``) and return its id.
 
-        The schedule is validated now (ScheduleError); its first run is
-        computed from the processor's ``now`` when a processor first sees
-        the job.  Raises UnknownTaskError and InputError as ``add`` does.
+        The schedule is validated now (ScheduleError; see ICronJob, and
+        no schedule at all means every minute); its first run is computed
+        from the processor's ``now`` when a processor first sees the job.
+        Raises UnknownTaskError and InputError as ``add`` does.
         """
 
     def updateCronJob(jobid, task, input=None, minute=(), hour=(),
