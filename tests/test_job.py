@@ -40,6 +40,14 @@ def test_delay_beyond_the_maximum_is_refused_and_job_kept():
         CronJob(2, 'e', None, delay=float('inf'))
 
 
+@pytest.mark.parametrize('minute', [
+    (0, 1000000000), range(10 ** 20, 0, -1), range(10 ** 20, 10 ** 21)])
+def test_huge_field_values_are_refused_at_once(minute):
+    with pytest.raises(interfaces.ScheduleError,
+                       match='^minute: [0-9]+ is out of range 0-59$'):
+        CronJob(1, 'e', None, minute=minute)
+
+
 def test_delay_stored_before_the_maximum_still_works():
     job = CronJob(1, 'e', None, delay=10)
     job.delay = 1e300  # as an older version stored it

@@ -26,9 +26,9 @@ directly or by ``make_schedule``:
 
 The one grammar
     ``parse_field(name, text)`` reads ONE lovely-style field written as
-    text (what the forms and the operator command take) with the same item
-    grammar as a cron string field: ``*``, ``a``, ``a-b``, ``*/s``,
-    ``a-b/s``, comma-separated, names allowed in ``month`` (jan-dec) and
+    text (what the forms take) with the item grammar of a cron string
+    field: ``*``, ``a``, ``a-b``, ``*/s``, ``a-b/s``, comma-separated,
+    blanks around items allowed, names in ``month`` (jan-dec) and
     ``dayOfWeek`` (mon-sun, Monday=0 as in the lovely fields). A step needs
     ``*`` or a range: ``5/15`` is refused in both (with a hint to write
     ``5-59/15``), as Vixie cron does; cronie and croniter read it as
