@@ -39,3 +39,11 @@ def test_sample_autostart_is_valid(tmp_path):
     zope.app.appsetup.product.setProductConfigurations(config.product_config)
     section = zope.app.appsetup.product.getProductConfiguration('zodbtasks')
     assert parse_autostart(section['autostart']) == ['demo@*']
+
+
+def test_sample_max_input_size_is_valid(tmp_path):
+    from zodbtasks.startup import max_input_size
+    config = _load(str(tmp_path))
+    zope.app.appsetup.product.setProductConfigurations(config.product_config)
+    section = zope.app.appsetup.product.getProductConfiguration('zodbtasks')
+    assert max_input_size(section) == 1048576

@@ -3,9 +3,11 @@
 Times are epoch seconds; 0 is 1970-01-01 00:00 UTC, a Thursday.
 """
 import datetime
+import itertools
 import math
 import pickle
 import re
+import tracemalloc
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,10 +16,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from zodbtasks.cron import MAX_DELAY
 from zodbtasks.cron import CronSchedule
 from zodbtasks.cron import DelaySchedule
 from zodbtasks.cron import FieldSchedule
 from zodbtasks.cron import make_schedule
+from zodbtasks.cron import parse_field
 from zodbtasks.interfaces import ScheduleError
 
 UTC = datetime.timezone.utc
@@ -264,10 +268,40 @@ def test_31st_is_fine_when_one_month_has_31_days():
     assert schedule.next_after(0) == at(1970, 5, 31)
 
 
-def test_field_schedule_without_fields_is_refused():
-    with refused('no field given: pass minute, hour, dayOfMonth, month or '
-                 'dayOfWeek'):
-        FieldSchedule()
+def test_field_schedule_without_fields_runs_every_minute():
+    # lovely.remotetask: a cron job with no field given runs every minute
+    schedule = FieldSchedule()
+    assert first_firings(schedule, 30, 3) == [60, 120, 180]
+    assert firings(schedule, 0, DAY) == firings(
+        CronSchedule('* * * * *'), 0, DAY)
+
+
+def test_field_schedule_without_fields_follows_elapsed_time():
+    # every minute, both passes of a repeated hour (hour unrestricted)
+    schedule = FieldSchedule(timezone=BERLIN)
+    start = at(2024, 10, 27, 0, 59)  # 02:59 CEST
+    assert first_firings(schedule, start, 2) == [start + 60, start + 120]
+
+
+def test_field_values_are_bounded_before_iterating_them_all():
+    with refused('minute: 100000000000000000000 is out of range 0-59'):
+        FieldSchedule(minute=range(10 ** 20, 0, -1))
+    with refused('minute: 60 is out of range 0-59'):
+        FieldSchedule(minute=range(10 ** 20))
+    with refused('minute: 1000000000 is out of range 0-59'):
+        FieldSchedule(minute=(0, 1000000000))
+    with refused('hour: <int too large to show> is out of range 0-23'):
+        FieldSchedule(hour=(10 ** 5000,))
+
+
+def test_endless_field_iterable_is_refused():
+    with refused('dayOfWeek: more than 1000 values'):
+        FieldSchedule(dayOfWeek=itertools.repeat(1))
+
+
+def test_huge_range_given_as_a_field_is_refused_by_make_schedule():
+    with refused('minute: 100000000000000000000 is out of range 0-59'):
+        make_schedule(minute=range(10 ** 20, 10 ** 21))
 
 
 def test_field_schedule_with_unknown_timezone_is_refused():
@@ -369,6 +403,111 @@ def test_cron_rare_spec_skips_the_non_leap_year_2100():
     assert result == [at(2104, 2, 29), at(2108, 2, 29)]
 
 
+# parse_field: one lovely-style field written as text, the one grammar.
+
+@pytest.mark.parametrize('name, text, values', [
+    ('minute', '', ()),
+    ('minute', '   ', ()),
+    ('minute', '5', (5,)),
+    ('minute', ' 0, 30 ', (0, 30)),
+    ('minute', '*/15', (0, 15, 30, 45)),
+    ('minute', '10-50/20,5', (5, 10, 30, 50)),
+    ('minute', '*/90', (0,)),
+    ('minute', '*/' + '9' * 1000, (0,)),
+    ('hour', '*', tuple(range(24))),
+    ('hour', '22-23,0-1', (0, 1, 22, 23)),
+    ('dayOfMonth', '31', (31,)),
+    ('month', 'jan,Mar-apr,12', (1, 3, 4, 12)),
+    ('dayOfWeek', 'mon-fri', (0, 1, 2, 3, 4)),
+    ('dayOfWeek', 'SUN,0', (0, 6)),
+    ('dayOfWeek', '*/2', (0, 2, 4, 6)),
+])
+def test_parse_field(name, text, values):
+    assert parse_field(name, text) == values
+
+
+@pytest.mark.parametrize('name, text, message', [
+    ('minute', '60', 'minute: 60 is out of range 0-59'),
+    ('minute', '0-1000000000', 'minute: 1000000000 is out of range 0-59'),
+    ('minute', '0-999999999999999999999/1',
+     'minute: 999999999999999999999 is out of range 0-59'),
+    ('minute', '50-10', "minute: range '50-10' is reversed"),
+    ('minute', '5/15',
+     "minute: step in '5/15' needs a range or *, e.g. 5-59/15"),
+    ('minute', '*/0', "minute: step '0' in '*/0' is not a number >= 1"),
+    ('hour', 'two', "hour: 'two' is not a number"),
+    ('hour', '1,,2', "hour: empty list item in '1,,2'"),
+    ('hour', '1 2', "hour: '1 2' is not a number"),
+    ('dayOfMonth', '0', 'dayOfMonth: 0 is out of range 1-31'),
+    ('month', '13', 'month: 13 is out of range 1-12'),
+    ('dayOfWeek', '7', 'dayOfWeek: 7 is out of range 0-6'),
+    ('dayOfWeek', 'sun-mon', "dayOfWeek: range 'sun-mon' is reversed"),
+    ('dayOfWeek', 'monday', "dayOfWeek: 'monday' is not a number or name"),
+    ('minute', ',' * 1000, 'minute: more than 1000 list items'),
+    ('minute', 5, 'minute: expected text, got 5'),
+    ('second', '5', "'second' is not a field: use one of minute, hour, "
+                    'dayOfMonth, month, dayOfWeek'),
+])
+def test_parse_field_refuses_naming_the_field(name, text, message):
+    with refused(message):
+        parse_field(name, text)
+
+
+@pytest.mark.parametrize('text', [
+    '0-' + '9' * 100_000, '9' * 100_000, '*/' + '0' * 100_000,
+    '1,' * 100_000, '0-1000000000/' + '1' * 100_000])
+def test_parse_field_stays_small_whatever_the_text(text):
+    # Bounds are checked on the digits before anything is expanded or
+    # converted (int() refuses 100,000 digits), and messages stay short.
+    with pytest.raises(ScheduleError) as info:
+        parse_field('minute', text)
+    assert str(info.value).startswith('minute: ')
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize('parse', [
+    lambda text: parse_field('minute', text),
+    lambda text: CronSchedule(f'{text} * * * *')])
+@pytest.mark.parametrize('text', ['0-1000000000', '0-999999999999999999999/1',
+                                  '*/1000000000', '0-59/999999999999999999'])
+def test_huge_ranges_fail_or_pass_without_expanding(parse, text):
+    tracemalloc.start()
+    try:
+        try:
+            parse(text)
+        except ScheduleError:
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000
+
+
+def cron_minutes(item):
+    """The minutes a cron string with ``item`` as its minute field fires
+    at, or its error message without the field's name."""
+    try:
+        schedule = CronSchedule(f'{item} * * * *')
+    except ScheduleError as error:
+        return str(error).split(': minute: ', 1)[1]
+    return tuple(int(moment) // 60 for moment in firings(schedule, -1,
+                                                          HOUR - 1))
+
+
+def field_minutes(item):
+    try:
+        return parse_field('minute', item)
+    except ScheduleError as error:
+        return str(error).split('minute: ', 1)[1]
+
+
+@pytest.mark.parametrize('item', [
+    '5/15', '50-10', '*/0', '0-1000000000', '0-999999999999999999999/1',
+    '10-50/10', '*/7', '*/90', 'x', '1,,2', '7,3-4'])
+def test_field_text_means_the_same_as_a_cron_string_field(item):
+    assert field_minutes(item) == cron_minutes(item)
+
+
 # CronSchedule validation.
 
 @pytest.mark.parametrize('expression, problem', [
@@ -389,6 +528,11 @@ def test_cron_rare_spec_skips_the_non_leap_year_2100():
     ('-5 * * * *', "minute: '' is not a number"),
     ('+5 * * * *', "minute: '+5' is not a number"),
     ('5-1 * * * *', "minute: range '5-1' is reversed"),
+    ('50-10 * * * *', "minute: range '50-10' is reversed"),
+    ('0-1000000000 * * * *', 'minute: 1000000000 is out of range 0-59'),
+    ('0-999999999999999999999/1 * * * *',
+     'minute: 999999999999999999999 is out of range 0-59'),
+    ('060 * * * *', 'minute: 60 is out of range 0-59'),
     ('* * * * fri-sun', "day-of-week: range 'fri-sun' is reversed"),
     ('*/0 * * * *', "minute: step '0' in '*/0' is not a number >= 1"),
     ('*/x * * * *', "minute: step 'x' in '*/x' is not a number >= 1"),
@@ -434,10 +578,43 @@ def test_delay_of_zero_fires_at_now():
 
 
 @pytest.mark.parametrize('delay', [
-    -1, -0.5, True, False, '10', None, math.nan, math.inf])
+    -1, -0.5, True, False, '10', None, math.nan, -math.inf])
 def test_delay_that_is_not_a_number_at_least_zero_is_refused(delay):
     with refused(f'delay: {delay!r} is not a number >= 0'):
         DelaySchedule(delay)
+
+
+@pytest.mark.parametrize('delay', [
+    MAX_DELAY + 1, 1e300, math.inf, 10 ** 40])
+def test_delay_beyond_the_maximum_is_refused(delay):
+    with refused(f'delay: {delay!r} is more than the maximum, '
+                 '3155760000 s (100 years)'):
+        DelaySchedule(delay)
+
+
+def test_delay_beyond_any_float_is_refused():
+    with pytest.raises(ScheduleError, match='^delay: 1000.* is more than '
+                       'the maximum, 3155760000 s'):
+        DelaySchedule(10 ** 400)
+
+
+def test_delay_of_the_maximum_lands_before_year_9999():
+    assert MAX_DELAY == 100 * 365.25 * DAY
+    landing = DelaySchedule(MAX_DELAY).next_after(at(9899, 1, 1))
+    assert datetime.datetime.fromtimestamp(landing, UTC).year == 9999
+
+
+def test_delay_maximum_can_be_lifted_for_stored_delays():
+    assert DelaySchedule(1e300, maximum=None).next_after(0) == 1e300
+    with refused('delay: inf is not a number >= 0'):
+        DelaySchedule(math.inf, maximum=None)
+
+
+def test_make_schedule_applies_the_delay_maximum_unless_lifted():
+    with refused('delay: 1e+300 is more than the maximum, 3155760000 s '
+                 '(100 years)'):
+        make_schedule(delay=1e300)
+    assert make_schedule(delay=1e300, max_delay=None).delay == 1e300
 
 
 # make_schedule.
@@ -473,11 +650,16 @@ def test_make_schedule_refuses_mixed_kinds(kwargs, message):
 
 
 @pytest.mark.parametrize('kwargs', [
-    {}, dict(timezone=BERLIN), dict(minute=[], hour=None)])
-def test_make_schedule_refuses_nothing_given(kwargs):
-    with refused('no schedule given: pass minute/hour/dayOfMonth/month/'
-                 'dayOfWeek, cron or delay'):
-        make_schedule(**kwargs)
+    {}, dict(minute=[], hour=None), dict(dayOfWeek=range(0))])
+def test_make_schedule_with_nothing_given_runs_every_minute(kwargs):
+    schedule = make_schedule(**kwargs)
+    assert (schedule.describe(), schedule.next_after(0)) == (
+        'every minute', 60)
+
+
+def test_make_schedule_with_only_a_time_zone_runs_every_minute_there():
+    assert make_schedule(timezone=BERLIN).describe() == \
+        'every minute (Europe/Berlin)'
 
 
 def test_make_schedule_validates_the_schedule_it_builds():
@@ -488,6 +670,7 @@ def test_make_schedule_validates_the_schedule_it_builds():
 # describe(), repr() and pickling.
 
 @pytest.mark.parametrize('schedule, description', [
+    (FieldSchedule(), 'every minute'),
     (FieldSchedule(minute=(0, 10)), 'at minute 0,10 of every hour'),
     (FieldSchedule(hour=(2, 13)), 'at 02:00, 13:00 every day'),
     (FieldSchedule(minute=(10,), hour=(4,), dayOfMonth=(1, 12)),
@@ -515,6 +698,7 @@ def test_describe(schedule, description):
     (FieldSchedule(minute=(0, 10), timezone=BERLIN),
      "FieldSchedule(minute=(0, 10), timezone='Europe/Berlin')"),
     (CronSchedule('@daily'), "CronSchedule('@daily')"),
+    (FieldSchedule(), 'FieldSchedule()'),
     (DelaySchedule(10), 'DelaySchedule(10.0)'),
 ])
 def test_repr(schedule, text):
@@ -759,6 +943,19 @@ CRON_DAYS = ('sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat')
 CRONS = st.tuples(
     cron_fields(0, 59), cron_fields(0, 23), cron_fields(1, 31),
     cron_fields(1, 12, CRON_MONTHS), cron_fields(0, 7, CRON_DAYS))
+
+
+LOVELY_DAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), field=st.sampled_from([
+    ('minute', 0, 59, ()), ('hour', 0, 23, ()), ('dayOfMonth', 1, 31, ()),
+    ('month', 1, 12, CRON_MONTHS), ('dayOfWeek', 0, 6, LOVELY_DAYS)]))
+def test_parse_field_reads_the_cron_field_grammar(data, field):
+    name, low, high, names = field
+    text, values = data.draw(cron_fields(low, high, names))
+    assert parse_field(name, text) == tuple(sorted(values))
 
 
 @settings(max_examples=300, deadline=None)

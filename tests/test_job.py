@@ -19,6 +19,42 @@ def test_cron_job_provides_ICronJob():
                         CronJob(1, 'echo', None, minute=(5,), created=0.0))
 
 
+def test_cron_job_without_schedule_provides_ICronJob():
+    # lovely.remotetask's README: CronJob(1, u'echo', {}) with no schedule
+    assert verifyObject(interfaces.ICronJob, CronJob(1, u'echo', {}))
+
+
+def test_cron_job_without_schedule_runs_every_minute():
+    job = CronJob(1, 'echo', {})
+    assert job.status == interfaces.CRONJOB
+    assert job.describeSchedule() == 'every minute'
+    assert job.timeOfNextCall(0) == 60 and job.timeOfNextCall(61) == 120
+
+
+def test_delay_beyond_the_maximum_is_refused_and_job_kept():
+    job = CronJob(1, 'e', None, delay=10)
+    with pytest.raises(interfaces.ScheduleError, match='^delay: 1e\\+300 '):
+        job.update(delay=1e300)
+    assert job.delay == 10.0
+    with pytest.raises(interfaces.ScheduleError, match='^delay: '):
+        CronJob(2, 'e', None, delay=float('inf'))
+
+
+@pytest.mark.parametrize('minute', [
+    (0, 1000000000), range(10 ** 20, 0, -1), range(10 ** 20, 10 ** 21)])
+def test_huge_field_values_are_refused_at_once(minute):
+    with pytest.raises(interfaces.ScheduleError,
+                       match='^minute: [0-9]+ is out of range 0-59$'):
+        CronJob(1, 'e', None, minute=minute)
+
+
+def test_delay_stored_before_the_maximum_still_works():
+    job = CronJob(1, 'e', None, delay=10)
+    job.delay = 1e300  # as an older version stored it
+    assert job.timeOfNextCall(5) == 1e300
+    assert job.describeSchedule().startswith('once, ')
+
+
 def test_new_job_is_queued_without_outcome():
     job = Job(7, 'echo', {'a': 1}, created=5.0)
     assert (job.id, job.task, job.input, job.status, job.created) == \

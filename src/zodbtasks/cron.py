@@ -9,23 +9,40 @@ directly or by ``make_schedule``:
 ``FieldSchedule`` (lovely.remotetask-style fields)
     ``minute`` 0-59, ``hour`` 0-23, ``dayOfMonth`` 1-31, ``month`` 1-12 and
     ``dayOfWeek`` 0-6 with Monday=0 (``date.weekday()``), each an iterable of
-    ints, normalised to a sorted tuple. Every given (non-empty) field must
-    match, ``dayOfMonth`` and ``dayOfWeek`` included. Fields finer than the
-    finest given field are at their minimum (``hour=(2, 13)`` means 02:00 and
-    13:00; ``month=(5,)`` means May 1st 00:00), coarser ones are wildcards
-    (``minute=(10,)`` means ten past every hour).
+    at most 1,000 ints, normalised to a sorted tuple. Every given (non-empty)
+    field must match, ``dayOfMonth`` and ``dayOfWeek`` included. Fields finer
+    than the finest given field are at their minimum (``hour=(2, 13)`` means
+    02:00 and 13:00; ``month=(5,)`` means May 1st 00:00), coarser ones are
+    wildcards (``minute=(10,)`` means ten past every hour). No field at all
+    means every minute, as in lovely.remotetask.
 
 ``CronSchedule`` (a standard five-field cron string)
     ``minute hour day-of-month month day-of-week`` with the Vixie-cron
     meaning: ``*``, lists ``1,5``, ranges ``1-5``, steps ``*/5`` and
-    ``10-50/10`` (a step needs ``*`` or a range), month names jan-dec and day
-    names sun-sat (any case), day-of-week Sunday=0 or 7, and the OR rule:
-    when neither day field starts with ``*``, a day matches if either day
-    field matches. Macros: @yearly, @annually, @monthly, @weekly, @daily,
-    @midnight and @hourly.
+    ``10-50/10``, month names jan-dec and day names sun-sat (any case),
+    day-of-week Sunday=0 or 7, and the OR rule: when neither day field
+    starts with ``*``, a day matches if either day field matches. Macros:
+    @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly.
+
+The one grammar
+    ``parse_field(name, text)`` reads ONE lovely-style field written as
+    text (what the forms take) with the item grammar of a cron string
+    field: ``*``, ``a``, ``a-b``, ``*/s``, ``a-b/s``, comma-separated,
+    blanks around items allowed, names in ``month`` (jan-dec) and
+    ``dayOfWeek`` (mon-sun, Monday=0 as in the lovely fields). A step needs
+    ``*`` or a range: ``5/15`` is refused in both (with a hint to write
+    ``5-59/15``), as Vixie cron does; cronie and croniter read it as
+    ``5-59/15``, other crons as ``5``, so an explicit range says what is
+    meant. A reversed range (``50-10``) is refused. Every number is checked
+    against the field's bounds before anything is expanded, so time and
+    memory stay bounded whatever the text (``0-1000000000`` fails at once).
 
 ``DelaySchedule``
     Fires once, ``delay`` seconds after it is first seen: ``now + delay``.
+    The delay is a finite number of seconds from 0 to ``MAX_DELAY`` (100
+    years): a fixed maximum rather than "before year 9999 from now",
+    because schedules never read the clock; it keeps every delay short of
+    year 9999 until the year 9899.
 
 Seconds are always 0. Specs that never match (February 30th) are refused at
 construction. The search jumps field by field, so rare specs such as
@@ -66,7 +83,12 @@ from collections.abc import Sized
 
 from zodbtasks.interfaces import ScheduleError
 
-__all__ = ['CronSchedule', 'DelaySchedule', 'FieldSchedule', 'make_schedule']
+__all__ = ['FIELD_RANGES', 'MAX_DELAY', 'CronSchedule', 'DelaySchedule',
+           'FieldSchedule', 'make_schedule', 'parse_field']
+
+#: The longest delay accepted, in seconds: 100 years of 365.25 days.
+MAX_DELAY = 3_155_760_000
+_YEAR = 31_557_600  # seconds in 365.25 days
 
 _ONE_MINUTE = datetime.timedelta(minutes=1)
 # The Gregorian calendar repeats every 400 years: a spec that can match at
@@ -89,6 +111,19 @@ _CRON_MACROS = {
     '@weekly': '0 0 * * 0', '@daily': '0 0 * * *', '@midnight': '0 0 * * *',
     '@hourly': '0 * * * *'}
 _NUMBER = re.compile('[0-9]+')
+# (low, high, names) of the lovely-style fields; dayOfWeek has Monday=0.
+_FIELDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
+    'minute': (0, 59, ()), 'hour': (0, 23, ()), 'dayOfMonth': (1, 31, ()),
+    'month': (1, 12, _CRON_MONTHS),
+    'dayOfWeek': (0, 6, tuple(name[:3].lower() for name in _WEEKDAY_NAMES))}
+#: The lowest and highest value of each lovely-style field.
+FIELD_RANGES = {name: (low, high) for name, (low, high, _) in _FIELDS.items()}
+# Bounds that keep time and memory small whatever the input: values (or
+# list items) per field, digits of a number (more are out of every range)
+# and characters of a value shown in a message.
+_MAX_FIELD_VALUES = 1000
+_MAX_DIGITS = 9
+_SHOWN = 80
 
 
 def _next_value(values: tuple[int, ...], value: int) -> int | None:
@@ -272,14 +307,28 @@ def _normalise_field(name: str, values: Iterable[int] | None,
         raise ScheduleError(
             f'{name}: expected an iterable of ints, got {values!r}')
     result: set[int] = set()
-    for value in values:
+    for count, value in enumerate(values):
+        if count == _MAX_FIELD_VALUES:
+            raise ScheduleError(
+                f'{name}: more than {_MAX_FIELD_VALUES} values')
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ScheduleError(f'{name}: {value!r} is not an int')
+            raise ScheduleError(f'{name}: {_show(value)} is not an int')
         if not low <= value <= high:
             raise ScheduleError(
-                f'{name}: {value} is out of range {low}-{high}')
+                f'{name}: {_show(value)} is out of range {low}-{high}')
         result.add(int(value))
     return tuple(sorted(result))
+
+
+def _show(value: object) -> str:
+    """The repr of a value for a message, cut to _SHOWN characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with too many digits to write out
+        return f'<{type(value).__name__} too large to show>'
+    if len(text) <= _SHOWN:
+        return text
+    return f'{text[:_SHOWN]}... ({len(text)} characters)'
 
 
 def _join(values: Iterable[int]) -> str:
@@ -307,15 +356,15 @@ class FieldSchedule:
         self.dayOfWeek = _normalise_field('dayOfWeek', dayOfWeek, 0, 6)
         _check_zone(timezone)
         self.timezone = timezone
-        self._spec()  # refuse specs that are empty or never match
+        self._spec()  # refuse specs that never match
 
     def _spec(self) -> _Spec:
         levels = [bool(self.minute), bool(self.hour),
                   bool(self.dayOfMonth or self.dayOfWeek), bool(self.month)]
-        if not any(levels):
-            raise ScheduleError(
-                'no field given: pass minute, hour, dayOfMonth, month or '
-                'dayOfWeek')
+        if not any(levels):  # as in lovely.remotetask: every minute
+            return _Spec(tuple(range(60)), tuple(range(24)),
+                         tuple(range(1, 32)), tuple(range(1, 13)),
+                         tuple(range(7)))
         finest = levels.index(True)  # finer fields: minimum; coarser: any
         spec = _Spec(
             minutes=self.minute or (0,),
@@ -336,6 +385,9 @@ class FieldSchedule:
 
     def describe(self) -> str:
         """A short human description, e.g. 'at 02:00, 13:00 every day'."""
+        if not (self.minute or self.hour or self.dayOfMonth or self.month
+                or self.dayOfWeek):
+            return _with_zone('every minute', self.timezone)
         parts = [self._describe_time()]
         if self.dayOfMonth:
             parts.append(f'on day {_join(self.dayOfMonth)} of the month')
@@ -376,53 +428,86 @@ class FieldSchedule:
 
 def _parse_number(text: str, low: int, high: int,
                   names: tuple[str, ...]) -> int:
-    """Parse a cron value: digits in [low, high] or a name of the field."""
+    """Parse a value: digits in [low, high] or a name of the field. The
+    bounds are checked on the digits, before any int is made of them."""
     if text.lower() in names:
         return names.index(text.lower()) + low
     if not _NUMBER.fullmatch(text):
         kind = 'a number or name' if names else 'a number'
-        raise ScheduleError(f'{text!r} is not {kind}')
-    value = int(text)
-    if not low <= value <= high:
-        raise ScheduleError(f'{value} is out of range {low}-{high}')
-    return value
+        raise ScheduleError(f'{_show(text)} is not {kind}')
+    digits = text.lstrip('0') or '0'
+    if len(digits) > _MAX_DIGITS or not low <= int(digits) <= high:
+        shown = digits if len(digits) <= _SHOWN else _show(text)
+        raise ScheduleError(f'{shown} is out of range {low}-{high}')
+    return int(digits)
+
+
+def _parse_step(step_text: str, item: str, span: int) -> int:
+    """Parse the step of an item; a step beyond the field's span keeps
+    only the start of the range, as any bigger step does."""
+    digits = step_text.lstrip('0')
+    if not _NUMBER.fullmatch(step_text) or not digits:
+        raise ScheduleError(
+            f'step {_show(step_text)} in {_show(item)} is not a number >= 1')
+    return int(digits) if len(digits) <= _MAX_DIGITS else span
 
 
 def _parse_item(item: str, low: int, high: int,
                 names: tuple[str, ...]) -> range:
     """Parse one list item: ``*``, ``a``, ``a-b``, ``*/s`` or ``a-b/s``."""
     base, slash, step_text = item.partition('/')
-    step = 1
-    if slash:
-        if not _NUMBER.fullmatch(step_text) or int(step_text) == 0:
-            raise ScheduleError(
-                f'step {step_text!r} in {item!r} is not a number >= 1')
-        step = int(step_text)
+    step = _parse_step(step_text, item, high - low + 1) if slash else 1
     if base == '*':
         return range(low, high + 1, step)
-    if '-' in base:
-        first_text, _, last_text = base.partition('-')
-        first = _parse_number(first_text, low, high, names)
-        last = _parse_number(last_text, low, high, names)
-        if first > last:
-            raise ScheduleError(f'range {item!r} is reversed')
-        return range(first, last + 1, step)
-    if slash:
-        raise ScheduleError(
-            f'step in {item!r} needs a range or *, e.g. {base}-{high}/{step}')
-    value = _parse_number(base, low, high, names)
-    return range(value, value + 1)
+    first_text, dash, last_text = base.partition('-')
+    first = _parse_number(first_text, low, high, names)
+    if not dash:
+        if slash:
+            raise ScheduleError(
+                f'step in {_show(item)} needs a range or *, e.g. '
+                f'{first}-{high}/{step}')
+        return range(first, first + 1)
+    last = _parse_number(last_text, low, high, names)
+    if first > last:
+        raise ScheduleError(f'range {_show(item)} is reversed')
+    return range(first, last + 1, step)
 
 
-def _parse_field(token: str, low: int, high: int,
-                 names: tuple[str, ...]) -> tuple[int, ...]:
-    """Parse a comma-separated cron field into sorted values."""
+def _parse_list(text: str, low: int, high: int, names: tuple[str, ...],
+                strip: bool = False) -> tuple[int, ...]:
+    """Parse a comma-separated field into sorted values; ``strip`` allows
+    blanks around the items (lovely-style fields)."""
+    if text.count(',') >= _MAX_FIELD_VALUES:
+        raise ScheduleError(f'more than {_MAX_FIELD_VALUES} list items')
     values: set[int] = set()
-    for item in token.split(','):
+    for item in text.split(','):
+        item = item.strip() if strip else item
         if not item:
-            raise ScheduleError(f'empty list item in {token!r}')
+            raise ScheduleError(f'empty list item in {_show(text)}')
         values.update(_parse_item(item, low, high, names))
     return tuple(sorted(values))
+
+
+def parse_field(name: str, text: str) -> tuple[int, ...]:
+    """Parse one lovely-style field written as text; blank text gives ().
+
+    ``parse_field('minute', '0-20/10, 45')`` is ``(0, 10, 20, 45)``. The
+    items are those of a cron string field (see the module docstring),
+    with the field's own bounds and Monday=0 for ``dayOfWeek``. Raises
+    ScheduleError starting with the field's name.
+    """
+    if name not in _FIELDS:
+        raise ScheduleError(
+            f'{_show(name)} is not a field: use one of {", ".join(_FIELDS)}')
+    if not isinstance(text, str):
+        raise ScheduleError(f'{name}: expected text, got {_show(text)}')
+    if not text.strip():
+        return ()
+    low, high, names = _FIELDS[name]
+    try:
+        return _parse_list(text.strip(), low, high, names, strip=True)
+    except ScheduleError as error:
+        raise ScheduleError(f'{name}: {error}') from None
 
 
 def _parse_cron(expression: str) -> _Spec:
@@ -431,19 +516,19 @@ def _parse_cron(expression: str) -> _Spec:
     if tokens and tokens[0].startswith('@'):
         if len(tokens) > 1 or tokens[0].lower() not in _CRON_MACROS:
             raise ScheduleError(
-                f'cron {expression!r}: unknown macro {expression!r}, use one '
-                f'of {", ".join(_CRON_MACROS)}')
+                f'cron {_show(expression)}: unknown macro '
+                f'{_show(expression)}, use one of {", ".join(_CRON_MACROS)}')
         tokens = _CRON_MACROS[tokens[0].lower()].split()
     if len(tokens) != 5:
         raise ScheduleError(
-            f'cron {expression!r}: expected 5 fields, got {len(tokens)}')
+            f'cron {_show(expression)}: expected 5 fields, got {len(tokens)}')
     fields = []
     for token, (name, low, high, names) in zip(tokens, _CRON_FIELDS):
         try:
-            fields.append(_parse_field(token, low, high, names))
+            fields.append(_parse_list(token, low, high, names))
         except ScheduleError as error:
             raise ScheduleError(
-                f'cron {expression!r}: {name}: {error}') from None
+                f'cron {_show(expression)}: {name}: {error}') from None
     minutes, hours, days, months, cron_days = fields
     spec = _Spec(minutes, hours, days, months,
                  weekdays=tuple(sorted({(day - 1) % 7 for day in cron_days})),
@@ -451,8 +536,8 @@ def _parse_cron(expression: str) -> _Spec:
                              or tokens[4].startswith('*')))
     if not spec.can_match():
         raise ScheduleError(
-            f'cron {expression!r}: day-of-month {tokens[2]} never occurs in '
-            f'month {tokens[3]}')
+            f'cron {_show(expression)}: day-of-month {tokens[2]} never '
+            f'occurs in month {tokens[3]}')
     return spec
 
 
@@ -466,7 +551,7 @@ class CronSchedule:
     def __init__(self, expression: str, timezone: str | None = None) -> None:
         if not isinstance(expression, str):
             raise ScheduleError(
-                f'cron: expected a string, got {expression!r}')
+                f'cron: expected a string, got {_show(expression)}')
         self.expression = ' '.join(expression.split())
         _check_zone(timezone)
         self.timezone = timezone
@@ -487,13 +572,27 @@ class CronSchedule:
 
 
 class DelaySchedule:
-    """Fire once, ``delay`` seconds after the job is first seen."""
+    """Fire once, ``delay`` seconds after the job is first seen.
 
-    def __init__(self, delay: float) -> None:
-        if (isinstance(delay, bool) or not isinstance(delay, numbers.Real)
-                or not math.isfinite(delay) or delay < 0):
-            raise ScheduleError(f'delay: {delay!r} is not a number >= 0')
-        self.delay: float = float(delay)
+    ``maximum`` (default MAX_DELAY) bounds the delay; None accepts any
+    finite one (for reading delays stored before there was a maximum).
+    """
+
+    def __init__(self, delay: float,
+                 maximum: float | None = MAX_DELAY) -> None:
+        try:
+            seconds = (float(delay) if isinstance(delay, numbers.Real)
+                       and not isinstance(delay, bool) else math.nan)
+        except OverflowError:  # an int or fraction beyond any float
+            seconds = math.inf
+        if math.isnan(seconds) or seconds < 0 or (
+                maximum is None and math.isinf(seconds)):
+            raise ScheduleError(f'delay: {_show(delay)} is not a number >= 0')
+        if maximum is not None and seconds > maximum:
+            raise ScheduleError(
+                f'delay: {_show(delay)} is more than the maximum, '
+                f'{_show(maximum)} s ({maximum / _YEAR:g} years)')
+        self.delay: float = seconds
 
     def next_after(self, now: float) -> float:
         """Return now + delay."""
@@ -514,30 +613,37 @@ def make_schedule(
         dayOfMonth: Iterable[int] = (), month: Iterable[int] = (),
         dayOfWeek: Iterable[int] = (), delay: float | None = None,
         cron: str | None = None, timezone: str | None = None,
+        max_delay: float | None = MAX_DELAY,
 ) -> FieldSchedule | CronSchedule | DelaySchedule:
     """Build the schedule the arguments describe.
 
-    ``delay`` gives a DelaySchedule, ``cron`` a CronSchedule, fields a
-    FieldSchedule; combining kinds, a time zone with a delay, or giving
-    nothing raises ScheduleError.
+    ``delay`` gives a DelaySchedule (at most ``max_delay``), ``cron`` a
+    CronSchedule, fields a FieldSchedule, nothing a FieldSchedule that
+    fires every minute; combining kinds or a time zone with a delay raises
+    ScheduleError.
     """
     fields = dict(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
                   month=month, dayOfWeek=dayOfWeek)
-    given = [name for name, value in fields.items() if value is not None
-             and not (isinstance(value, Sized) and len(value) == 0)]
+    given = [name for name, value in fields.items()
+             if value is not None and not _is_empty(value)]
     if delay is not None:
         others = given + ['cron'] * (cron is not None)
         others += ['timezone'] * (timezone is not None)
         if others:
             raise ScheduleError(
                 f'delay: cannot be combined with {", ".join(others)}')
-        return DelaySchedule(delay)
+        return DelaySchedule(delay, max_delay)
     if cron is not None:
         if given:
             raise ScheduleError(
                 f'cron: cannot be combined with {", ".join(given)}')
         return CronSchedule(cron, timezone)
-    if not given:
-        raise ScheduleError('no schedule given: pass minute/hour/dayOfMonth/'
-                            'month/dayOfWeek, cron or delay')
     return FieldSchedule(**fields, timezone=timezone)
+
+
+def _is_empty(value: object) -> bool:
+    """Is value a sized collection of length 0 (a field not given)?"""
+    try:
+        return isinstance(value, Sized) and len(value) == 0
+    except OverflowError:  # e.g. range(10**20): not empty
+        return False

@@ -145,7 +145,17 @@ class ICronJob(IJob):
     (``minute``, ``hour``, ``dayOfMonth``, ``month``, ``dayOfWeek``; all
     given fields must match; Monday=0), a five-field ``cron`` string
     (Sunday=0 or 7, the usual day-of-month / day-of-week OR rule), or a
-    ``delay`` in seconds (the job then runs once and completes).
+    ``delay`` in seconds (the job then runs once and completes).  With no
+    field, cron string or delay at all, the job runs every minute, as in
+    lovely.remotetask (changed in 0.1: this used to raise ScheduleError).
+
+    A field is a tuple of at most 1,000 ints within its range.
+    ``zodbtasks.cron.parse_field(name, text)`` reads a field written as
+    text with the items of a cron string field (``*``, ``5``, ``1-5``,
+    ``*/15``, ``10-50/10``, comma-separated); a step needs ``*`` or a range
+    (``5/15`` is refused: write ``5-59/15``) and a reversed range
+    (``50-10``) is refused, in cron strings too.  ``delay`` is at most
+    ``zodbtasks.cron.MAX_DELAY`` (100 years), finite and >= 0.
     """
 
     minute = zope.schema.Tuple(title='Minutes (0-59)', default=())
@@ -210,6 +220,13 @@ class IReadTaskService(zope.interface.Interface):
         description='A worker that sent no heartbeat for this long is '
         'lost; its running jobs are retried or fail.', default=60.0,
         min=1.0)
+
+    maxInputSize = zope.schema.Int(
+        title='Largest input or result (bytes, pickled)',
+        description='A bigger input is refused by add() with InputError; a '
+        'bigger result ends its job in error ("result too large"), the '
+        "task's effects aborted.  Default: the product-config key "
+        'max-input-size, or 1048576.', min=1)
 
     heartbeatInterval = zope.schema.Float(
         title='Heartbeat interval (seconds)',
@@ -329,9 +346,9 @@ class IWriteTaskService(zope.interface.Interface):
         """Add a cron job (status ``cronjob``) or, with ``delay``, a delayed
         job (status ``delayed``) and return its id.
 
-        The schedule is validated now (ScheduleError); its first run is
-        computed from the processor's ``now`` when a processor first sees
-        the job.  Raises UnknownTaskError and InputError as ``add`` does.
+        The schedule is validated now (ScheduleError; see ICronJob, and
+        no schedule at all means every minute); its first run is computed
+        from the processor's ``now`` when a processor first sees the job.  Raises UnknownTaskError and InputError as ``add`` does.
         """
 
     def updateCronJob(jobid, task, input=None, minute=(), hour=(),

@@ -138,11 +138,13 @@ class CronJob(Job):
 
     @property
     def schedule(self):
-        """The schedule object (see zodbtasks.cron); derived, not stored."""
+        """The schedule object (see zodbtasks.cron); derived, not stored.
+        A stored delay is read without the maximum (update() applies it),
+        so that jobs stored before there was one still work."""
         return make_schedule(
             minute=self.minute, hour=self.hour, dayOfMonth=self.dayOfMonth,
             month=self.month, dayOfWeek=self.dayOfWeek, delay=self.delay,
-            cron=self.cron, timezone=self.timezone)
+            cron=self.cron, timezone=self.timezone, max_delay=None)
 
     @property
     def isDelayed(self):

@@ -26,6 +26,7 @@ from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import limits
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import TaskError
 from zodbtasks.job import check_picklable
@@ -43,6 +44,10 @@ CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
 #: claimed job never waits long behind others (and other workers get them).
 QUICK_JOB = 0.05
+
+
+class ResultTooLarge(TaskError):
+    """A task returned a result above the service's ``maxInputSize``."""
 
 
 def transaction_manager_of(service):
@@ -123,6 +128,9 @@ def _execute(service, tm, jobid, now, owner):
                        'transaction: its effects are not atomic with the '
                        'job\'s status', job.task, jobid)
     check_picklable(output, 'result of job %s (task %r)' % (jobid, job.task))
+    too_large = limits.result_too_large(output, service.maxInputSize)
+    if too_large:
+        raise ResultTooLarge(too_large)  # the task's effects are aborted
     Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), output=output)
 

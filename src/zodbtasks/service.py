@@ -29,9 +29,11 @@ from zope.interface.interfaces import IComponentLookup
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import limits
 from zodbtasks import processor
 from zodbtasks import reindex
 from zodbtasks import runner
+from zodbtasks import startup
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
@@ -43,7 +45,6 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
-from zodbtasks.job import check_picklable
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.queue import BTreeQueue
 
@@ -59,6 +60,7 @@ class TaskService(Contained, persistent.Persistent):
     taskInterface = interfaces.ITask
     pollInterval = 1.0
     leaseTimeout = 60.0
+    _maxInputSize = None
 
     def __init__(self):
         super().__init__()
@@ -327,6 +329,25 @@ class TaskService(Contained, persistent.Persistent):
     # -- workers ---------------------------------------------------------
 
     @property
+    def maxInputSize(self):
+        """See ITaskService: set on the service, or the product-config
+        ``max-input-size``, or 1048576."""
+        if self._maxInputSize is not None:
+            return self._maxInputSize
+        return startup.max_input_size()
+
+    @maxInputSize.setter
+    def maxInputSize(self, size):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError('maxInputSize must be a number of bytes >= 1, '
+                             'not %r' % (size,))
+        self._maxInputSize = size
+
+    @maxInputSize.deleter
+    def maxInputSize(self):
+        self._maxInputSize = None
+
+    @property
     def heartbeatInterval(self):
         """See ITaskService."""
         return self.leaseTimeout / 4.0
@@ -382,4 +403,5 @@ class TaskService(Contained, persistent.Persistent):
 
     def _check_new_job(self, task, input):
         self.getTask(task)
-        check_picklable(input, 'input of a %r job' % task)
+        limits.check_input_size(input, self.maxInputSize,
+                                'input of a %r job' % task)

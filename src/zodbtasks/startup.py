@@ -11,10 +11,11 @@ The ``<product-config zodbtasks>`` section of zope.conf holds the key
 ``SITE@*``, ``*@SERVICE``, ``*@*``
     every service of a site; that name in every site and the root; all.
 
-Two more keys: ``processors`` (``on`` or ``off``, default ``on``): with
+More keys: ``processors`` (``on`` or ``off``, default ``on``): with
 ``off`` this process starts no processor (web processes that only serve,
 next to ``zodbtasks-worker`` processes); ``threads`` (default 1): how many
-processor threads each started service gets.
+processor threads each started service gets; ``max-input-size`` (bytes,
+default 1048576): the largest pickled input or result of a job.
 """
 import logging
 
@@ -22,6 +23,7 @@ import zope.app.appsetup.product
 from ZODB.POSException import POSError
 from zope.component.interfaces import ISite
 
+from zodbtasks import limits
 from zodbtasks import processor
 from zodbtasks.interfaces import ITaskService
 from zodbtasks.transactions import own_connection
@@ -86,12 +88,30 @@ def thread_count(config=None):
     return count
 
 
+def max_input_size(config=None):
+    """The largest pickled input or result in bytes (``max-input-size N``,
+    default ``limits.DEFAULT_MAX_INPUT_SIZE``)."""
+    config = _config() if config is None else config
+    value = config.get('max-input-size')
+    if value is None:
+        return limits.DEFAULT_MAX_INPUT_SIZE
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError('max-input-size %r in <product-config %s>: '
+                         'expected a number of bytes >= 1' % (value, PRODUCT))
+    return size
+
+
 def bootStrapSubscriber(event):
     """Start the services named by the autostart directives; subscribed to
     IDatabaseOpenedWithRoot."""
     try:
         directives = getAutostartServiceNames()
         enabled, threads = processors_enabled(), thread_count()
+        max_input_size()
     except ValueError as exc:
         logger.error('%s; no task service was started', exc)
         return

@@ -1,21 +1,33 @@
-"""@@addCronJob.html and @@editCronJob.html: one form for both."""
+"""@@addCronJob.html and @@editCronJob.html: one form for both.
+
+The schedule fields are read by ``zodbtasks.cron.parse_field``, the one
+grammar of the forms, the API and cron strings; the service validates the
+rest (ScheduleError, InputError), and each refusal is shown beside the
+field it is about, with what was sent kept in the form.
+"""
 import json
+import math
 import re
 
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
+from zodbtasks import cron
 from zodbtasks import interfaces
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import ServiceView
 
-#: (name, label, lowest, highest) of the lovely-style fields.
-FIELDS = (('minute', 'Minutes', 0, 59), ('hour', 'Hours', 0, 23),
-          ('dayOfMonth', 'Days of month', 1, 31), ('month', 'Months', 1, 12),
-          ('dayOfWeek', 'Days of week (Monday=0)', 0, 6))
+#: (name, label) of the lovely-style fields; bounds from zodbtasks.cron.
+FIELDS = (('minute', 'Minutes'), ('hour', 'Hours'),
+          ('dayOfMonth', 'Days of month'), ('month', 'Months'),
+          ('dayOfWeek', 'Days of week (Monday=0)'))
 NAMES = ('task', 'input', 'cron', 'timezone', 'delay') + tuple(
     f[0] for f in FIELDS)
+NO_SCHEDULE = ('no schedule given: fill in at least one field (* in '
+               'Minutes runs every minute), a cron string or a delay')
+#: Characters of a refused value quoted in a message.
+QUOTED = 60
 
 
 class FieldError(ValueError):
@@ -26,61 +38,88 @@ class FieldError(ValueError):
         self.field = field
 
 
-def parse_field(name, text, lowest, highest):
-    """A tuple of ints from ``*``, ``5``, ``1,15,30``, ``1-5``, ``*/15`` or
-    ``10-50/10``; () for an empty field.  Ranges are checked by the
-    schedule itself."""
-    text = text.strip()
-    if not text:
-        return ()
-    values = set()
-    for item in text.split(','):
-        match = re.fullmatch(r'\s*(\*|\d+(?:-\d+)?)(?:/(\d+))?\s*', item)
-        if match is None:
-            raise FieldError(name, '%r is not a number, a range (1-5), * or '
-                             'a step (*/15)' % item.strip())
-        span, step = match.group(1), int(match.group(2) or 1)
-        if step < 1:
-            raise FieldError(name, 'a step must be 1 or more')
-        if span == '*':
-            low, high = lowest, highest
-        elif '-' in span:
-            low, high = (int(part) for part in span.split('-'))
-        else:  # a number; with a step it runs to the highest value
-            low = high = int(span)
-            if match.group(2):
-                high = highest
-        values.update(range(low, high + 1, step))
-    return tuple(sorted(values))
+def _quote(text):
+    """``repr`` of a value sent, cut to QUOTED characters."""
+    return repr(text) if len(text) <= QUOTED else repr(text[:QUOTED]) + '...'
+
+
+def _text(form, name):
+    """The form value ``name`` as stripped text ('' when not sent)."""
+    value = form.get(name, '')
+    if not isinstance(value, str):
+        raise FieldError(name, 'send one value, not %d' % len(value))
+    return value.strip()
+
+
+class _NotFinite(ValueError):
+    """A JSON number that Python would read as infinite or NaN."""
+
+
+def _refuse_constant(name):
+    raise _NotFinite('%s is not allowed: JSON has no NaN or Infinity (use '
+                     'null or a string)' % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite('%s is too large for a number' % _quote(text))
+    return value
+
+
+def parse_input(raw):
+    """The job input from JSON text ('' is None); refuses NaN, Infinity
+    and numbers beyond a float, which json.loads accepts."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant,
+                          parse_float=_finite_float)
+    except _NotFinite as exc:
+        raise FieldError('input', str(exc))
+    except RecursionError:
+        raise FieldError('input', 'not valid JSON: nested too deeply')
+    except ValueError as exc:
+        raise FieldError('input', 'not valid JSON: %s' % exc)
 
 
 def parse_job(form):
     """The task and input of a job from the request form; raises
     FieldError naming the field that is wrong."""
-    kwargs = {'task': form.get('task', '').strip()}
+    kwargs = {'task': _text(form, 'task')}
     if not kwargs['task']:
         raise FieldError('task', 'choose a task')
-    raw = form.get('input', '').strip()
-    try:
-        kwargs['input'] = json.loads(raw) if raw else None
-    except ValueError as exc:
-        raise FieldError('input', 'not valid JSON: %s' % exc)
+    kwargs['input'] = parse_input(_text(form, 'input'))
     return kwargs
+
+
+def parse_delay(text):
+    """Seconds from the delay field ('' is None); its range is checked by
+    the schedule (a ScheduleError about ``delay``)."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise FieldError('delay', '%s is not a number of seconds'
+                         % _quote(text))
 
 
 def parse_form(form):
     """The keyword arguments of addCronJob from the request form; raises
     FieldError naming the field that is wrong."""
     kwargs = parse_job(form)
-    for name, _, lowest, highest in FIELDS:
-        kwargs[name] = parse_field(name, form.get(name, ''), lowest, highest)
-    kwargs['cron'] = form.get('cron', '').strip() or None
-    kwargs['timezone'] = form.get('timezone', '').strip() or None
-    delay = form.get('delay', '').strip()
-    try:
-        kwargs['delay'] = float(delay) if delay else None
-    except ValueError:
-        raise FieldError('delay', '%r is not a number of seconds' % delay)
+    for name, _ in FIELDS:
+        try:
+            kwargs[name] = cron.parse_field(name, _text(form, name))
+        except interfaces.ScheduleError as exc:
+            raise FieldError(name, str(exc))
+    kwargs['cron'] = _text(form, 'cron') or None
+    kwargs['timezone'] = _text(form, 'timezone') or None
+    kwargs['delay'] = parse_delay(_text(form, 'delay'))
+    if not (any(kwargs[name] for name, _ in FIELDS) or kwargs['cron']
+            or kwargs['delay'] is not None):
+        raise FieldError('minute', NO_SCHEDULE)
     return kwargs
 
 
@@ -94,8 +133,10 @@ class CronJobForm(ServiceView):
     """What the add and the edit form share."""
 
     template = ViewPageTemplateFile('templates/cronjob.pt')
-    fields = [{'name': name, 'label': label, 'low': low, 'high': high}
-              for name, label, low, high in FIELDS]
+    fields = [{'name': name, 'label': label,
+               'low': cron.FIELD_RANGES[name][0],
+               'high': cron.FIELD_RANGES[name][1]}
+              for name, label in FIELDS]
 
     def __call__(self):
         self.errors = {}
@@ -116,7 +157,7 @@ class CronJobForm(ServiceView):
             self.errors[exc.field] = str(exc)
         except interfaces.UnknownTaskError as exc:
             self.errors['task'] = str(exc)
-        except interfaces.InputError as exc:
+        except interfaces.InputError as exc:  # unpicklable, too large
             self.errors['input'] = str(exc)
         except ValueError as exc:  # ScheduleError and refusals
             self.errors[field_of(str(exc))] = str(exc)

@@ -1,17 +1,20 @@
-"""Turning job data into text for the views (templates escape it)."""
-import datetime
+"""Turning job data into text for the views (templates escape it).
+
+Nothing here raises for odd stored data (a time after year 9999, an
+infinite duration): a view of an old database still renders."""
 import json
+import math
+
+from zodbtasks import clock
 
 #: Characters of an input or result shown in a listing cell.
 CELL_LIMIT = 80
 
 
 def when(epoch):
-    """``2026-11-23 19:40:12`` (UTC), or '' for None."""
-    if epoch is None:
-        return ''
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
-    return moment.strftime('%Y-%m-%d %H:%M:%S')
+    """``2026-11-23 19:40:12`` (UTC), or '' for None; a time that cannot
+    be shown as a date is written as its number (see clock.format_utc)."""
+    return clock.format_utc(epoch)
 
 
 def age(seconds):
@@ -19,6 +22,8 @@ def age(seconds):
     ``2 h 3 min``, ``4 d 1 h``; '' for None."""
     if seconds is None:
         return ''
+    if not math.isfinite(seconds):
+        return '%r s' % (seconds,)
     if seconds < 10:
         return '%.2g s' % seconds if seconds < 1 else '%.1f s' % seconds
     seconds = int(seconds)
