@@ -143,10 +143,11 @@ def ensure_manager(folder, environ=os.environ):
     return password
 
 
-def write_principals(folder, password):
+def write_principals(folder, password, manager=None):
     """Write ``principals.zcml`` in ``folder``: the manager login with the
-    hash of ``password``; return the file's path."""
-    manager, hashed = hash_password(password)
+    hash of ``password`` (by the zope.password manager ``manager``, see
+    ``hash_password``); return the file's path."""
+    manager, hashed = hash_password(password, manager)
     path = os.path.join(folder, PRINCIPALS)
     _write(path, PRINCIPALS_ZCML % {
         'id': quoteattr(ADMIN_ID),
