@@ -16,6 +16,7 @@ import pytest
 import transaction
 import webtest
 from zope.component.interfaces import ISite
+from zope.error.interfaces import IErrorReportingUtility
 
 from zodbtasks.app import instance
 from zodbtasks.app import server
@@ -187,8 +188,8 @@ def test_a_cross_origin_post_to_the_zmi_contents_changes_nothing(started,
         assert 'demo' in connection.root()['Application']
 
 
-def test_an_instance_with_an_ssha_password_still_logs_in(tmp_path,
-                                                        root_logger):
+def test_an_instance_with_an_ssha_password_still_logs_in(
+        tmp_path, root_logger):
     """Instances made before bcrypt keep their principals.zcml."""
     config, _ = quiet_instance(str(tmp_path))
     instance.write_principals(str(tmp_path), 'old secret', 'SSHA')
@@ -496,3 +497,27 @@ def test_real_server_logs_client_errors_quietly(running):
     text = log.read_text()
     assert ' ERROR ' not in text and 'Traceback' not in text
     assert '------' not in text
+
+
+def test_the_error_log_ignores_404s_once_then_as_the_operator_says(
+        tmp_path, root_logger):
+    config, _ = quiet_instance(str(tmp_path))
+    app, databases = server.make_app(config)
+    try:
+        with databases[0].transaction() as connection:
+            utility = connection.root()['Application'].getSiteManager() \
+                .getUtility(IErrorReportingUtility)
+            assert utility.getProperties()['ignored_exceptions'] == (
+                'Unauthorized', 'NotFound', 'MethodNotAllowed')
+            utility.setProperties(20, True, ['Unauthorized'])  # the operator
+    finally:
+        server.close_databases(databases)
+    app, databases = server.make_app(config)
+    try:
+        with databases[0].transaction() as connection:
+            utility = connection.root()['Application'].getSiteManager() \
+                .getUtility(IErrorReportingUtility)
+            assert utility.getProperties()['ignored_exceptions'] == (
+                'Unauthorized',)
+    finally:
+        server.close_databases(databases)
