@@ -17,8 +17,10 @@ $(STAMP): $(BIN)/python setup.py
 
 venv: $(STAMP)
 
+# `make run PORT=8090` chooses the port (on 127.0.0.1).
+PORT ?= 8080
 run: venv
-	$(BIN)/zodbtasks-server --config var/zope.conf
+	$(BIN)/zodbtasks-server --config var/zope.conf --port $(PORT)
 
 # Debian packages the browser test needs (Chromium and its driver); as
 # root with apt-get only: elsewhere the browser test says it is skipped.

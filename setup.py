@@ -22,6 +22,7 @@ TESTS_REQUIRE = [
 ]
 
 APP_REQUIRE = [
+    'bcrypt',  # the manager's password hash (zope.password's BCRYPT)
     'waitress',
     'ZEO',
     'zope.app.rotterdam',

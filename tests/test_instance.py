@@ -1,13 +1,14 @@
 """Instance folders made by zodbtasks-server (zodbtasks.app.instance)."""
 import importlib.util
 import os
+import re
 import stat
 import xml.etree.ElementTree as ElementTree
 
 import pytest
 import ZConfig
 import zope.app.appsetup
-from zope.password.password import SSHAPasswordManager
+from zope.password.password import BCRYPTPasswordManager
 
 from zodbtasks.app import instance
 from zodbtasks.app.instance import InstanceError
@@ -41,8 +42,9 @@ def _principal(folder):
 
 def _checks(folder, password):
     attributes, _ = _principal(folder)
-    return SSHAPasswordManager().checkPassword(attributes['password'],
-                                               password)
+    # zope.principalregistry hands the hash over as bytes, as here.
+    return BCRYPTPasswordManager().checkPassword(
+        attributes['password'].encode('ascii'), password)
 
 
 def test_create_instance_makes_the_folder_and_its_files(config):
@@ -112,16 +114,44 @@ def test_principals_zcml_holds_a_hash_not_the_password(config):
     attributes, grant = _principal(folder)
     assert attributes['id'] == 'zodbtasks.admin'
     assert attributes['login'] == 'admin'
-    assert attributes['password_manager'] == 'SSHA'
-    assert attributes['password'].startswith('{SSHA}')
     assert grant == {'role': 'zope.Manager', 'principal': 'zodbtasks.admin'}
+
+
+def test_principals_zcml_holds_a_bcrypt_hash(config):
+    _create(config)
+    attributes, _ = _principal(os.path.dirname(config))
+    assert attributes['password_manager'] == 'BCRYPT'
+    assert re.fullmatch(r'\{BCRYPT\}\$2b\$\d\d\$[./A-Za-z0-9]{53}',
+                        attributes['password'])
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 def test_instance_files_are_readable_by_the_owner_only(config):
     _create(config)
-    mode = os.stat(os.path.join(os.path.dirname(config),
-                                'principals.zcml')).st_mode
-    assert stat.S_IMODE(mode) == 0o600
+    folder = os.path.dirname(config)
+    for name in ('principals.zcml', 'site.zcml', 'zope.conf'):
+        assert _mode(os.path.join(folder, name)) == 0o600, name
+
+
+def test_instance_folders_are_the_owners_only_whatever_the_umask(config):
+    old = os.umask(0o022)
+    try:
+        _create(config)
+    finally:
+        os.umask(old)
+    folder = os.path.dirname(config)
+    assert _mode(folder) == 0o700
+    assert _mode(os.path.join(folder, 'log')) == 0o700
+
+
+def test_an_existing_instance_folder_keeps_its_mode(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    instance.create_instance(str(tmp_path / 'zope.conf'), SAMPLE, {})
+    assert _mode(tmp_path) == 0o755
+    assert _mode(tmp_path / 'log') == 0o700
 
 
 def test_environment_chooses_the_password(config):
@@ -183,11 +213,33 @@ def test_sample_without_instance_definition_is_refused(tmp_path, config):
         instance.create_instance(config, str(sample), {})
 
 
-def test_hash_password_prefers_bcrypt_when_installed():
+def test_password_variable_longer_than_bcrypt_takes_is_refused(config):
+    with pytest.raises(InstanceError, match='ZODBTASKS_ADMIN_PASSWORD is '
+                       'longer than 72 bytes'):
+        _create(config, {PASSWORD_VARIABLE: 'é' * 37})
+    assert not os.path.exists(os.path.join(os.path.dirname(config),
+                                           'principals.zcml'))
+
+
+def test_hash_password_uses_bcrypt():
     manager, hashed = instance.hash_password('secret')
-    has_bcrypt = importlib.util.find_spec('bcrypt') is not None
-    assert manager == ('BCRYPT' if has_bcrypt else 'SSHA')
+    assert manager == 'BCRYPT'
     assert isinstance(hashed, str) and 'secret' not in hashed
+    assert BCRYPTPasswordManager().checkPassword(hashed.encode(), 'secret')
+
+
+def test_hash_password_without_bcrypt_says_what_to_install(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None
+                        if name == 'bcrypt' else find_spec(name))
+    with pytest.raises(InstanceError, match=r"bcrypt package is not "
+                       r"installed.*pip install 'zodbtasks\[app\]'"):
+        instance.hash_password('secret')
+
+
+def test_hash_password_still_makes_ssha_hashes_for_older_instances():
+    manager, hashed = instance.hash_password('secret', 'SSHA')
+    assert (manager, hashed[:6]) == ('SSHA', '{SSHA}')
 
 
 def test_hash_password_refuses_an_unknown_manager():

@@ -7,8 +7,14 @@ An instance folder holds
 - ``site.zcml``, which includes the application's configuration
   (``zodbtasks.app:site.zcml``) and then ``principals.zcml``;
 - ``principals.zcml``, the manager login ``admin`` with its password
-  hashed by a zope.password manager (never in clear text);
+  hashed with bcrypt (zope.password's ``BCRYPT`` manager; never in clear
+  text);
 - ``log/``, and ``Data.fs`` once ZODB first opens it.
+
+The folders it creates are the owner's only (0o700), and so are the files
+(0o600); ``zodbtasks-server`` sets its umask so that Data.fs and the logs
+are too.  Instances made before, whose ``principals.zcml`` holds an SSHA
+hash, keep working: zope.password still checks SSHA.
 
 The manager's password is random (``secrets.token_urlsafe``) unless the
 environment variable ``ZODBTASKS_ADMIN_PASSWORD`` chooses it; when it is
@@ -31,6 +37,12 @@ ADMIN_LOGIN = 'admin'
 ADMIN_ID = 'zodbtasks.admin'
 ADMIN_ROLE = 'zope.Manager'
 PRINCIPALS = 'principals.zcml'
+
+#: bcrypt hashes only the first 72 bytes of a password (and bcrypt 5
+#: refuses longer ones).
+MAX_PASSWORD_BYTES = 72
+#: Folders made for an instance: the owner's only.
+FOLDER_MODE = 0o700
 
 _DEFINE_INSTANCE = re.compile(r'^%define INSTANCE .*$', re.MULTILINE)
 
@@ -93,7 +105,8 @@ def create_instance(config, sample=SAMPLE, environ=os.environ):
     folder = os.path.dirname(os.path.abspath(config))
     text = _DEFINE_INSTANCE.sub(
         lambda match: '%define INSTANCE ' + folder, text, count=1)
-    os.makedirs(os.path.join(folder, 'log'), exist_ok=True)
+    _make_folder(folder)
+    _make_folder(os.path.join(folder, 'log'))
     header = '# Made by zodbtasks-server from %s.\n\n' % os.path.abspath(
         sample)
     _write(config, header + text)
@@ -116,6 +129,11 @@ def ensure_manager(folder, environ=os.environ):
     if chosen is not None:
         if not chosen:
             raise InstanceError('%s is set but empty' % PASSWORD_VARIABLE)
+        if len(chosen.encode('utf-8')) > MAX_PASSWORD_BYTES:
+            raise InstanceError(
+                '%s is longer than %d bytes, which bcrypt cannot hash: '
+                'choose a shorter password'
+                % (PASSWORD_VARIABLE, MAX_PASSWORD_BYTES))
         write_principals(folder, chosen)
         return None
     if os.path.exists(os.path.join(folder, PRINCIPALS)):
@@ -125,10 +143,11 @@ def ensure_manager(folder, environ=os.environ):
     return password
 
 
-def write_principals(folder, password):
+def write_principals(folder, password, manager=None):
     """Write ``principals.zcml`` in ``folder``: the manager login with the
-    hash of ``password``; return the file's path."""
-    manager, hashed = hash_password(password)
+    hash of ``password`` (by the zope.password manager ``manager``, see
+    ``hash_password``); return the file's path."""
+    manager, hashed = hash_password(password, manager)
     path = os.path.join(folder, PRINCIPALS)
     _write(path, PRINCIPALS_ZCML % {
         'id': quoteattr(ADMIN_ID),
@@ -142,11 +161,16 @@ def write_principals(folder, password):
 
 def hash_password(password, manager=None):
     """``(manager name, hash)`` of ``password`` for a ``<principal>``
-    directive.  The manager is the named zope.password manager ``manager``;
-    by default BCRYPT when the bcrypt package is installed (zope.password
-    registers it then), otherwise SSHA."""
+    directive.  The manager is the named zope.password manager ``manager``,
+    BCRYPT by default (SSHA is there for tests of older instances).
+    Raises InstanceError when BCRYPT is asked for and the bcrypt package
+    (in zodbtasks' ``app`` extra) is not installed."""
     if manager is None:
-        manager = 'BCRYPT' if importlib.util.find_spec('bcrypt') else 'SSHA'
+        manager = 'BCRYPT'
+    if manager == 'BCRYPT' and importlib.util.find_spec('bcrypt') is None:
+        raise InstanceError(
+            "the bcrypt package is not installed, so the manager's password "
+            "cannot be hashed: pip install 'zodbtasks[app]'")
     factory = {
         'BCRYPT': getattr(zope.password.password, 'BCRYPTPasswordManager',
                           None),
@@ -175,9 +199,17 @@ def _read_sample(sample):
     return text
 
 
+def _make_folder(path):
+    """Make the folder ``path`` (and its parents) unless it exists; the
+    folder itself gets FOLDER_MODE whatever the umask."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=FOLDER_MODE)
+        os.chmod(path, FOLDER_MODE)
+
+
 def _write(path, text):
     """Write ``text`` to ``path`` atomically, readable by the owner only
-    (principals.zcml holds a password hash)."""
+    (mkstemp makes it 0o600; principals.zcml holds a password hash)."""
     fd, temporary = tempfile.mkstemp(
         dir=os.path.dirname(os.path.abspath(path)), prefix='.tmp-')
     try:
