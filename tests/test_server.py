@@ -381,12 +381,7 @@ def running(tmp_path_factory):
         [password] = re.findall(r'with password: (\S+) ', log.read_text())
         yield 'http://127.0.0.1:%d' % port, password, folder, log
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        testing.stop_process(process, DEADLINE)
 
 
 def _request(url, method='GET', data=None, headers=(), auth=None):
