@@ -77,32 +77,29 @@ def processors_enabled(config=None):
 
 def thread_count(config=None):
     """Processor threads per started service (``threads N``)."""
-    value = (_config() if config is None else config).get('threads', '1')
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ValueError('threads %r in <product-config %s>: expected a '
-                         'whole number >= 1' % (value, PRODUCT))
-    return count
+    return _whole_number(config, 'threads', 1, 'a whole number')
 
 
 def max_input_size(config=None):
     """The largest pickled input or result in bytes (``max-input-size N``,
     default ``limits.DEFAULT_MAX_INPUT_SIZE``)."""
-    config = _config() if config is None else config
-    value = config.get('max-input-size')
+    return _whole_number(config, 'max-input-size',
+                         limits.DEFAULT_MAX_INPUT_SIZE, 'a number of bytes')
+
+
+def _whole_number(config, key, default, what):
+    """The product-config value of ``key``, a whole number >= 1."""
+    value = (_config() if config is None else config).get(key)
     if value is None:
-        return limits.DEFAULT_MAX_INPUT_SIZE
+        return default
     try:
-        size = int(value)
+        number = int(value)
     except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError('max-input-size %r in <product-config %s>: '
-                         'expected a number of bytes >= 1' % (value, PRODUCT))
-    return size
+        number = 0
+    if number < 1:
+        raise ValueError('%s %r in <product-config %s>: expected %s >= 1'
+                         % (key, value, PRODUCT, what))
+    return number
 
 
 def bootStrapSubscriber(event):
