@@ -315,7 +315,7 @@ def test_jobs_of_a_batch_go_back_when_running_one_breaks(
     real_run_job = processor.run_job
     ran = []
 
-    def breaking_run_job(svc, tm, jobid, now=None, owner=None):
+    def breaking_run_job(svc, tm, jobid, now=None, owner=None, stop=None):
         if len(ran) == 1:
             raise OSError('the storage went away')
         ran.append(jobid)

@@ -10,6 +10,7 @@ from zope.interface.verify import verifyObject
 from zodbtasks import interfaces
 from zodbtasks import processor
 from zodbtasks import testing
+from zodbtasks import transactions
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ERROR
@@ -22,7 +23,8 @@ DEADLINE = 10.0  # seconds; generous, only reached when something is broken
 
 @pytest.fixture(autouse=True)
 def no_back_off(monkeypatch):
-    monkeypatch.setattr(processor, 'BACK_OFF', 0.0)
+    monkeypatch.setattr(transactions, 'with_back_off',
+                        lambda attempts: iter(attempts))
 
 
 def _commit_and_process(service, now=0):

@@ -16,9 +16,7 @@ thread's ``run()`` loop.
   otherwise polls at the service's ``pollInterval``.
 """
 import logging
-import os
 import random
-import socket
 import threading
 import time
 import traceback as traceback_module
@@ -30,16 +28,17 @@ from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import storage
 from zodbtasks.job import check_picklable
 from zodbtasks.task import TaskError
+from zodbtasks.transactions import BACK_OFF  # noqa: F401 (old home)
+from zodbtasks.transactions import CONFLICT_ATTEMPTS
+from zodbtasks.transactions import in_transaction
+from zodbtasks.transactions import with_back_off  # noqa: F401 (old home)
+from zodbtasks.workers import worker_id
 
 logger = logging.getLogger(__name__)
 
-#: This process's worker id: host, pid and a random part.
-WORKER_ID = '%s:%d:%06x' % (socket.gethostname(), os.getpid(),
-                            random.getrandbits(24))
-#: Transactions tried per job before giving up on conflicts.
-CONFLICT_ATTEMPTS = 5
 #: Transactions tried per claim: claims of several workers meet on the
 #: queue's head and the indexes, and losing one costs only a retry.
 CLAIM_ATTEMPTS = 12
@@ -48,31 +47,17 @@ CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
 #: claimed job never waits long behind others (and other workers get them).
 QUICK_JOB = 0.05
-#: First back-off after a conflict (seconds); doubles, with jitter.
-BACK_OFF = 0.01
 
 _registry = {}  # (id(db), oid) -> the list of running Processors
 _alive = set()  # every Processor whose thread has not ended, stopping too
 _registry_lock = threading.Lock()
 
 
-def with_back_off(attempts, base=BACK_OFF, sleep=time.sleep):
-    """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
-    retry for an exponentially growing, jittered time."""
-    for number, attempt in enumerate(attempts):
-        if number:
-            sleep(base * 2 ** (number - 1) * random.uniform(0.5, 1.5))
-        yield attempt
-
-
-def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
-    """Call ``func(*args, **kwargs)`` in a transaction of ``tm``, retried
-    with back-off on conflicts up to ``attempts`` times; return its
-    result."""
-    for attempt in with_back_off(tm.attempts(attempts)):
-        with attempt:
-            result = func(*args, **kwargs)
-    return result
+def __getattr__(name):
+    """``WORKER_ID``, for old code: this process's ``worker_id()``."""
+    if name == 'WORKER_ID':
+        return worker_id()
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
 def transaction_manager_of(service):
@@ -95,20 +80,28 @@ def check_no_pending_changes(service):
 
 # -- one job, one claim -----------------------------------------------------
 
-def claim(service, tm, now, limit, owner=WORKER_ID):
+def claim(service, tm, now, limit, owner=None):
     """Claim up to ``limit`` due jobs in a transaction of their own."""
-    return in_transaction(tm, service.claimJobs, now, limit, owner,
-                          attempts=CLAIM_ATTEMPTS)
+    return in_transaction(tm, service.claimJobs, now, limit,
+                          owner or worker_id(), attempts=CLAIM_ATTEMPTS)
 
 
-def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
+def run_job(service, tm, jobid, now=None, owner=None, stop=None):
     """Run claimed job ``jobid``; its effects and status commit together.
 
     ``now`` stamps the run and reschedules cron jobs; when None, the clock
-    is read at the start and at the end of the run.
+    is read at the start and at the end of the run.  When the storage goes
+    away, it waits for it (until ``stop`` is set) and runs the job again
+    unless its outcome committed (see ``run_through_outages``).
     """
+    owner = owner or worker_id()
     try:
-        in_transaction(tm, _execute, service, tm, jobid, now, owner)
+        run_through_outages(service, tm, jobid, now, owner, stop)
+    except storage.CommitFailed as exc:
+        logger.error('job %s: its commit failed', jobid, exc_info=exc)
+        storage.reset_connection(service._p_jar)
+        _record_failure(service, tm, jobid, now, str(exc),
+                        traceback_module.format_exc())
     except TransientError as exc:
         logger.warning('job %s gave up after %d conflicting attempts: %s',
                        jobid, CONFLICT_ATTEMPTS, exc)
@@ -123,6 +116,37 @@ def run_job(service, tm, jobid, now=None, owner=WORKER_ID):
         _record_failure(service, tm, jobid, now,
                         '%s: %s' % (type(exc).__name__, exc),
                         traceback_module.format_exc())
+
+
+def run_through_outages(service, tm, jobid, now, owner, stop=None):
+    """Run the job's transaction until it committed or the job is no
+    longer ours; a storage outage is waited for, not counted.
+
+    After an outage the outcome of the last commit is unknown (its reply
+    may have been lost): ``_execute`` reads the job first and runs it only
+    when it is still ``processing`` under ``owner``, so its effects commit
+    once.  Raises StorageUnavailable when ``stop`` was set meanwhile.
+    """
+    for outage in range(2 ** 31):
+        try:
+            return in_transaction(tm, _execute, service, tm, jobid, now,
+                                  owner)
+        except storage.StorageUnavailable as exc:
+            if not storage.wait_for_storage(service._p_jar.db(), owner,
+                                            stop):
+                raise
+            logger.info('job %s: the storage went away (%s); running it '
+                        'again unless it committed', jobid, exc)
+            _pause(outage, stop)
+
+
+def _pause(number, stop):
+    """Back off before the ``number``-th retry after an outage (the storage
+    may say it is connected while commits still fail)."""
+    seconds = min(storage.OUTAGE_BACK_OFF * 2 ** number,
+                  storage.OUTAGE_BACK_OFF_MAX) if number else 0
+    if seconds:
+        (stop.wait if stop is not None else time.sleep)(seconds)
 
 
 def _execute(service, tm, jobid, now, owner):
@@ -162,13 +186,14 @@ def _release_each(service, jobids):
 
 
 def drain(service, now=None, limit=None, stop=None, tm=None,
-          owner=WORKER_ID, batch=CLAIM_BATCH):
+          owner=None, batch=CLAIM_BATCH):
     """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
     (an Event) is set; return how many ran.  Jobs claimed but not run
     because of ``stop`` are released; what ran is indexed at the end."""
     if tm is None:
         check_no_pending_changes(service)
         tm = transaction_manager_of(service)
+    owner = owner or worker_id()
     done, size = 0, batch
     while limit is None or done < limit:
         if limit is not None:
@@ -199,7 +224,7 @@ def _run_claimed(service, tm, jobids, now, owner, stop):
         for index, jobid in enumerate(jobids):
             if stop is not None and stop.is_set():
                 break
-            run_job(service, tm, jobid, now, owner)
+            run_job(service, tm, jobid, now, owner, stop=stop)
         else:
             return len(jobids)
     except BaseException:
@@ -288,12 +313,13 @@ class Processor(threading.Thread):
     #: How often the loop checks whether the database changed (seconds).
     WATCH = 0.01
 
-    def __init__(self, db, serviceOid, name, owner=WORKER_ID,
+    def __init__(self, db, serviceOid, name, owner=None,
                  batch=CLAIM_BATCH):
         super().__init__(name=name, daemon=True)
         self.db = db
         self.serviceOid = serviceOid
-        self.owner = owner
+        self.owner = owner or worker_id()
+        self.leftovers = False
         self.batch = batch
         self._stop_event = threading.Event()
         self._wake_event = threading.Event()
@@ -322,6 +348,8 @@ class Processor(threading.Thread):
 
     def tick(self, now=None):
         """See IProcessor."""
+        if self.leftovers:
+            self._release_leftovers()
         self._sweep_now_and_then(now)
         return drain(self.service, now=now, stop=self._stop_event,
                      tm=self.tm, owner=self.owner, batch=self.batch)
@@ -354,32 +382,49 @@ class Processor(threading.Thread):
         try:
             self.tick()
             timeout = self._wait_time(clock.now())
-        except TransientError as exc:
+        except Exception as exc:
+            self.tm.abort()
+            timeout = self._recover(exc)
+        self._wait(timeout, last)
+
+    def _recover(self, exc):
+        """Make the next tick safe after ``exc``; return how long to wait.
+
+        A conflict: retry soon.  A storage that went away: wait for it,
+        then give back what this worker claimed and is not running (a claim
+        whose reply was lost committed jobs this worker does not know of;
+        its record lists them).  Any other error: reset the connection (a
+        failed commit may have detached cached objects, see
+        ``zodbtasks.storage``) and give back the claimed jobs too.
+        """
+        if storage.is_unavailable(exc):
+            self.leftovers = True
+            storage.wait_for_storage(self.db, self.name, self._stop_event)
+            return 0.0
+        if storage.is_conflict(exc):
             logger.info('processor %s: claims conflicted (%s); trying '
                         'again', self.name, exc)
-            self.tm.abort()
-            timeout = random.uniform(0.01, 0.05)
-        except Exception:
-            logger.exception('processor %s: tick failed', self.name)
-            self.tm.abort()
-            self._release_leftovers()
-            timeout = 1.0
-        self._wait(timeout, last)
+            return random.uniform(0.01, 0.05)
+        logger.error('processor %s: tick failed', self.name, exc_info=exc)
+        storage.reset_connection(self.service._p_jar)
+        self.leftovers = True
+        return 1.0
 
     def _release_leftovers(self):
         """Give back the jobs this worker claimed but is not running
         (between ticks it runs none), e.g. after the storage went away in
-        the middle of a batch."""
+        the middle of a batch or during a claim's commit."""
         try:
             released = in_transaction(
                 self.tm, self.service.releaseWorkerJobs, self.owner)
-            if released:
-                logger.warning('processor %s released %d jobs it could not '
-                               'run', self.name, released)
-        except Exception:  # still no storage: the next tick tries again
-            logger.exception('processor %s could not release its jobs',
-                             self.name)
-            self.tm.abort()
+        except Exception as exc:  # the next tick tries again
+            logger.warning('processor %s could not release its jobs: %s',
+                           self.name, exc)
+            return
+        self.leftovers = False
+        if released:
+            logger.warning('processor %s released %d jobs it could not '
+                           'run', self.name, released)
 
     def _wait(self, timeout, last):
         """Wait until woken, stopped, ``timeout`` passed or the database
@@ -441,23 +486,27 @@ class Heartbeat(threading.Thread):
             connection.close()
 
     def beat(self, service, tm):
+        owner = self.processor.owner
         try:
-            with tm:
-                service.heartbeat(self.processor.owner, clock.now())
-        except TransientError:
-            logger.debug('heartbeat of %s conflicted; the next one counts',
-                         self.processor.owner)
-        except Exception:  # a lost storage must not end the heartbeat
-            logger.exception('heartbeat of %s failed', self.processor.owner)
+            in_transaction(tm, service.heartbeat, owner, clock.now(),
+                           attempts=1)
+        except (TransientError, storage.StorageUnavailable) as exc:
+            logger.debug('heartbeat of %s missed (%s); the next one counts',
+                         owner, exc)
+        except Exception:  # a failed commit must not end the heartbeat
+            logger.exception('heartbeat of %s failed', owner)
+            storage.reset_connection(service._p_jar)
 
 
 def start(service, threads=1):
     """Start ``threads`` processors of ``service`` in this process (none
     when they run already); return them.  Each is a worker of its own,
-    ``WORKER_ID/<n>``."""
+    ``worker_id()/<n>``.  Guards a ZEO client's object ids (see
+    ``zodbtasks.storage.guard_database``)."""
     if service._p_jar is None or service._p_oid is None:
         raise ValueError('%r must be stored in a database and committed '
                          'before it can start processing' % service)
+    storage.guard_database(service._p_jar.db())
     with _registry_lock:
         running = [p for p in _registry.get(_key(service), ())
                    if not p.stopping]
@@ -466,7 +515,7 @@ def start(service, threads=1):
         processors = [
             Processor(service._p_jar.db(), service._p_oid,
                       thread_name(service, number),
-                      owner='%s/%d' % (WORKER_ID, number))
+                      owner='%s/%d' % (worker_id(), number))
             for number in range(threads)]
         _registry[_key(service)] = processors
         for processor in processors:

@@ -37,6 +37,7 @@ from zope.event import notify
 from zodbtasks import processor
 from zodbtasks import startup
 from zodbtasks.app.signals import stop_on_signals
+from zodbtasks.workers import worker_id
 
 # Named, not __name__: under `python -m` that would be '__main__'.
 logger = logging.getLogger('zodbtasks.app.worker')
@@ -227,7 +228,7 @@ def work(db, directives, threads):
                          ', '.join(directives))
             return 1
         logger.info('zodbtasks worker %s started: %d task services, %d '
-                    'threads each', processor.WORKER_ID, started, threads)
+                    'threads each', worker_id(), started, threads)
         while True:
             time.sleep(3600)  # until _stop raises KeyboardInterrupt
     except KeyboardInterrupt as exc:

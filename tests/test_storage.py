@@ -1,0 +1,295 @@
+"""zodbtasks.storage and how processors use it: failed commits, storage
+outages, the worker's identity after a fork (one database, no ZEO; the
+ZEO cases are in tests/zeo/test_reconnect.py)."""
+import logging
+import os
+import threading
+
+import pytest
+import transaction
+from ZEO.Exceptions import ClientDisconnected
+from ZODB.utils import z64
+
+from zodbtasks import processor
+from zodbtasks import storage
+from zodbtasks import testing
+from zodbtasks import transactions
+from zodbtasks import workers
+from zodbtasks.interfaces import COMPLETED
+from zodbtasks.interfaces import ERROR
+from zodbtasks.interfaces import PROCESSING
+
+from zeo.consistency import index_mismatches
+
+
+def _processor(db, service, owner='w1'):
+    """A Processor set up as its thread's ``run()`` sets it up, so that
+    the test drives its ``_iterate()``."""
+    proc = processor.Processor(db, service._p_oid, 'zodbtasks.test', owner)
+    proc.tm = transaction.TransactionManager()
+    proc.service = db.open(transaction_manager=proc.tm).get(service._p_oid)
+    return proc
+
+
+def _iterate(proc):
+    proc.wake()  # so that its wait after the tick returns at once
+    proc._iterate()
+
+
+def _index_matches_jobs(db, oid):
+    """How countByStatus() and the status sets differ from the jobs."""
+    connection, tm, service = testing.open_service(db, oid)
+    try:
+        return index_mismatches(service)
+    finally:
+        tm.abort()
+        connection.close()
+
+
+@pytest.fixture
+def stale_oid(monkeypatch):
+    """``give(proc)``: the next new object of ``proc``'s connection gets
+    the oid of an object that connection has loaded (the status counts),
+    as a ZEO client gets one it fetched before the server restarted; its
+    store is buffered as ZEO buffers it (the error comes later)."""
+    def give(proc):
+        proc.tm.begin()
+        proc.service.countByStatus()  # the counts are in the cache
+        taken = proc.service._index.by_status.counts._p_oid
+        proc.tm.abort()
+        adapter = proc.service._p_jar._storage
+        new_oid, store = adapter.new_oid, adapter.store
+        handed = []
+
+        def stale_new_oid():
+            if handed:
+                return new_oid()
+            handed.append(taken)
+            return taken
+
+        def buffered_store(oid, serial, data, version, txn):
+            if oid != taken or serial != z64:  # not the new object
+                return store(oid, serial, data, version, txn)
+        monkeypatch.setattr(adapter, 'new_oid', stale_new_oid)
+        monkeypatch.setattr(adapter, 'store', buffered_store)
+        return handed
+    return give
+
+
+def test_a_claim_that_detached_a_cached_object_loses_no_index_write(
+        db, service, tasks, quiet, stale_oid):
+    # The defect after a ZEO restart: a new object gets the oid of an
+    # object the connection has loaded; the cache refuses it ("A different
+    # object already has the same oid"), the abort detaches the cached
+    # object (the status counts here), and a connection used on writes
+    # into the detached copy, silently.
+    ids = [service.add('echo', n) for n in range(3)]
+    transaction.commit()
+    proc = _processor(db, service)
+    handed = stale_oid(proc)
+    _iterate(proc)  # the claim makes the worker's record: it fails
+    assert handed
+    _iterate(proc)
+    connection, tm, fresh = testing.open_service(db, service._p_oid)
+    assert [fresh.jobs[jobid].status for jobid in ids] == [COMPLETED] * 3
+    tm.abort()
+    connection.close()
+    assert _index_matches_jobs(db, service._p_oid) == []
+
+
+def test_a_job_whose_commit_failed_is_an_error_and_the_index_holds(
+        db, service, tasks, quiet, stale_oid, monkeypatch):
+    jobid = service.add('echo', 'x')
+    transaction.commit()
+    proc = _processor(db, service)
+    assert processor.claim(proc.service, proc.tm, 0, 5, 'w1') == [jobid]
+    real_execute = processor._execute
+
+    def execute_making_an_object(service, tm, jobid, now, owner):
+        real_execute(service, tm, jobid, now, owner)
+        service.jobs[jobid].output = testing.Folder()
+    monkeypatch.setattr(processor, '_execute', execute_making_an_object)
+    stale_oid(proc)
+    processor.run_job(proc.service, proc.tm, jobid, 0, 'w1')
+    processor.fold(proc.service, proc.tm, 'w1')
+    connection, tm, fresh = testing.open_service(db, service._p_oid)
+    job = fresh.jobs[jobid]
+    assert job.status == ERROR
+    assert 'A different object already has the same oid' in job.error
+    tm.abort()
+    connection.close()
+    assert _index_matches_jobs(db, service._p_oid) == []
+
+
+@pytest.fixture
+def quick_outages(monkeypatch):
+    monkeypatch.setattr(storage, 'OUTAGE_BACK_OFF', 0.001)
+    monkeypatch.setattr(storage, 'OUTAGE_BACK_OFF_MAX', 0.001)
+
+
+class Unreachable:
+    """Makes ``db``'s storage say it is disconnected for ``polls`` looks,
+    as a ZEO client whose server is away."""
+
+    def __init__(self, db, polls):
+        self.db = db
+        self.polls = polls
+
+    @property
+    def connected(self):
+        return self.polls == 0
+
+    def is_connected(self):
+        if self.polls:
+            self.polls -= 1
+            return False
+        return True
+
+    def __enter__(self):
+        self.db.storage.is_connected = self.is_connected
+        return self
+
+    def __exit__(self, *exc):
+        del self.db.storage.is_connected
+
+
+def test_an_outage_longer_than_the_conflict_budget_fails_no_job(
+        db, service, tasks, caplog, quick_outages, monkeypatch):
+    # While the storage is away, each attempt fails with ZEO's
+    # ClientDisconnected (after its wait-timeout); the outage lasts for ten
+    # times the conflict budget of looks at the storage.
+    jobid = service.add('echo', 'x')
+    transaction.commit()
+    real_execute = processor._execute
+    with Unreachable(db, 10 * transactions.CONFLICT_ATTEMPTS) as outage:
+        def execute_during_an_outage(*args):
+            if not outage.connected:
+                raise ClientDisconnected('timed out waiting for connection')
+            return real_execute(*args)
+        monkeypatch.setattr(processor, '_execute', execute_during_an_outage)
+        with caplog.at_level(logging.INFO, logger='zodbtasks'):
+            assert service.process(0) == 1
+    assert service.getStatus(jobid) == COMPLETED
+    assert service.getResult(jobid) == 'x'
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m for m in messages if 'storage is unavailable' in m] == [
+        'w1: the storage is unavailable; waiting for it'.replace(
+            'w1', processor.WORKER_ID)]
+    assert len([m for m in messages if 'the storage is back' in m]) == 1
+
+
+@pytest.fixture
+def lose_a_reply(monkeypatch):
+    """``arm()``: the next commit happens, and its reply is lost (as when
+    a ZEO connection drops during tpc_finish)."""
+    real_commit = transactions.commit
+    armed = []
+
+    def commit(tm):
+        real_commit(tm)
+        if armed:
+            armed.clear()
+            raise storage.StorageUnavailable('commit outcome unknown')
+    monkeypatch.setattr(transactions, 'commit', commit)
+    return armed.append
+
+
+def test_a_job_whose_commit_reply_was_lost_does_not_run_again(
+        db, service, tasks, lose_a_reply, monkeypatch, quick_outages):
+    jobid = service.add('echo', 'x')
+    transaction.commit()
+    real_execute = processor._execute
+    seen = []
+
+    def counting_execute(service, tm, jobid, now, owner):
+        seen.append(service.jobs[jobid].status)
+        if len(seen) == 1:
+            lose_a_reply(True)
+        return real_execute(service, tm, jobid, now, owner)
+    tm = processor.transaction_manager_of(service)
+    assert processor.claim(service, tm, 0, 5, 'w1') == [jobid]
+    monkeypatch.setattr(processor, '_execute', counting_execute)
+    processor.run_job(service, tm, jobid, 0, 'w1')
+    # It ran once; after the lost reply it was read again: completed.
+    assert seen == [PROCESSING, COMPLETED]
+    assert service.getStatus(jobid) == COMPLETED
+
+
+def test_a_claim_whose_reply_was_lost_is_released_after_reconnecting(
+        db, service, tasks, quiet, lose_a_reply, quick_outages,
+        monkeypatch):
+    ids = [service.add('echo', n) for n in range(3)]
+    transaction.commit()
+    proc = _processor(db, service)
+    real_claim = type(service).claimJobs
+    lost = []
+
+    def claim_and_lose_the_reply(self, now, limit, owner):
+        claimed = real_claim(self, now, limit, owner)
+        if claimed and not lost:
+            lost.extend(claimed)
+            lose_a_reply(True)
+        return claimed
+    monkeypatch.setattr(type(service), 'claimJobs', claim_and_lose_the_reply)
+    _iterate(proc)  # claims, loses the reply: the jobs are ours, unknown
+    assert sorted(lost) == sorted(ids)
+    _iterate(proc)  # gives them back, then claims and runs them
+    connection, tm, fresh = testing.open_service(db, service._p_oid)
+    assert [fresh.jobs[jobid].status for jobid in ids] == [COMPLETED] * 3
+    assert [fresh.jobs[jobid].attempts for jobid in ids] == [1] * 3
+    assert [w['running'] for w in fresh.workers()] == [[]]
+    tm.abort()
+    connection.close()
+
+
+def test_worker_id_differs_in_a_forked_child():
+    parent = workers.worker_id()
+    assert workers.worker_id() == parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.write(write, workers.worker_id().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    assert child and child != parent
+    assert child.split(':')[1] == str(pid)
+    assert parent.split(':')[1] == str(os.getpid())
+
+
+def test_old_WORKER_ID_is_this_process_worker_id():
+    assert processor.WORKER_ID == workers.worker_id()
+    with pytest.raises(AttributeError):
+        processor.NO_SUCH_NAME
+
+
+def test_processors_started_in_a_forked_child_have_the_child_id(service):
+    read, write = os.pipe()
+    transaction.commit()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, processor.Processor(
+                None, b'', 'x').owner.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        owner = pipe.read()
+    os.waitpid(pid, 0)
+    assert owner.split(':')[1] == str(pid)
+
+
+def test_wait_for_storage_returns_false_when_stopped(db):
+    stop = threading.Event()
+    with Unreachable(db, 2):
+        stop.set()
+        assert storage.wait_for_storage(db, 'w1', stop) is False
+
+
+def test_guard_database_leaves_other_storages_alone(db):
+    assert storage.guard_database(db) is False
