@@ -4,6 +4,7 @@ ZEO cases are in tests/zeo/test_reconnect.py)."""
 import logging
 import os
 import threading
+import time
 
 import pytest
 import transaction
@@ -282,6 +283,32 @@ def test_processors_started_in_a_forked_child_have_the_child_id(service):
         owner = pipe.read()
     os.waitpid(pid, 0)
     assert owner.split(':')[1] == str(pid)
+
+
+def test_no_sweep_within_a_lease_of_a_reconnect(db, service, tasks):
+    # After an outage longer than the lease, every worker's heartbeat is
+    # old: a sweeper waits for the live ones to renew theirs.
+    jobid = service.add('echo')
+    transaction.commit()
+    tm = processor.transaction_manager_of(service)
+    assert processor.claim(service, tm, 0, 1, 'other') == [jobid]
+    proc = _processor(db, service)
+    now = 1000.0  # 'other' sent no heartbeat for 1000 s
+    db.storage._zodbtasks_reconnected = time.monotonic()
+    try:
+        proc._sweep_now_and_then(now)
+        proc.tm.begin()
+        assert proc.service.jobs[jobid].owner == 'other'
+        proc.tm.abort()
+        db.storage._zodbtasks_reconnected -= service.leaseTimeout
+        proc._sweep_now_and_then(now)
+    finally:
+        del db.storage._zodbtasks_reconnected
+    proc.tm.begin()
+    job = proc.service.jobs[jobid]
+    assert job.status != PROCESSING
+    assert job.error.startswith('worker lost: other')
+    proc.tm.abort()
 
 
 def test_wait_for_storage_returns_false_when_stopped(db):

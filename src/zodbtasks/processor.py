@@ -15,6 +15,7 @@ thread's ``run()`` loop.
   after-commit hook when a transaction in this process queued a job, and
   otherwise polls at the service's ``pollInterval``.
 """
+import itertools
 import logging
 import random
 import threading
@@ -127,7 +128,7 @@ def run_through_outages(service, tm, jobid, now, owner, stop=None):
     when it is still ``processing`` under ``owner``, so its effects commit
     once.  Raises StorageUnavailable when ``stop`` was set meanwhile.
     """
-    for outage in range(2 ** 31):
+    for outage in itertools.count():
         try:
             return in_transaction(tm, _execute, service, tm, jobid, now,
                                   owner)
@@ -447,7 +448,9 @@ class Processor(threading.Thread):
 
     def _sweep_now_and_then(self, now):
         now = clock.now() if now is None else now
-        if now - self._last_sweep < self.service.leaseTimeout / 2:
+        if now - self._last_sweep < self.service.leaseTimeout / 2 \
+                or storage.reconnected_within(self.db,
+                                              self.service.leaseTimeout):
             return
         self._last_sweep = now
         lost = in_transaction(self.tm, self.service.sweep, now)

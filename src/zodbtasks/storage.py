@@ -129,6 +129,17 @@ def wait_for_storage(db, name, stop=None, sleep=None):
     return True
 
 
+def reconnected_within(db, seconds):
+    """Whether ``db``'s guarded ZEO client reconnected less than
+    ``seconds`` ago.
+
+    A sweeper waits a whole lease after a reconnect: during an outage
+    longer than a lease no worker could renew its lease, and the live ones
+    need that long to renew it once the server is back."""
+    at = getattr(db.storage, '_zodbtasks_reconnected', None)
+    return at is not None and time.monotonic() - at < seconds
+
+
 def reset_connection(connection):
     """Abort ``connection``'s transaction and ghostify every object in its
     cache, so that none refers to an object a failed commit detached (see
@@ -137,7 +148,7 @@ def reset_connection(connection):
     connection.cacheMinimize()
 
 
-# -- new object ids after a reconnect -------------------------------------------
+# -- new object ids after a reconnect -----------------------------------------
 
 def guard_database(db):
     """Make ``db``'s storage forget the object ids it fetched before a
@@ -182,6 +193,8 @@ def _install_guard(storage):
 
     def guarded_notify_connected(conn, info):
         forget_oids()
+        if storage._connection_generation:  # a reconnect
+            storage._zodbtasks_reconnected = time.monotonic()
         return notify_connected(conn, info)
 
     def guarded_notify_disconnected():

@@ -42,7 +42,6 @@ class WorkerRecord(persistent.Persistent):
         return now - self.heartbeat <= lease_timeout
 
 
-
 _identity = (None, None)  # (pid, worker id) of the process that made it
 
 

@@ -65,6 +65,15 @@ def test_a_guarded_client_forgets_the_oids_it_fetched_before_a_restart(
     assert not ours & theirs
 
 
+@pytest.mark.slow
+def test_a_guarded_client_knows_when_it_reconnected(zeo_server, zeo_db):
+    storage.guard_database(zeo_db)
+    assert not storage.reconnected_within(zeo_db, DEADLINE)
+    zeo_server.restart()
+    _reconnected(zeo_db)
+    assert storage.reconnected_within(zeo_db, DEADLINE)
+
+
 def test_guard_database_is_idempotent(zeo_db):
     assert storage.guard_database(zeo_db)
     guarded = zeo_db.storage.new_oid
