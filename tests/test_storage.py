@@ -8,6 +8,7 @@ import time
 
 import pytest
 import transaction
+from ZODB.POSException import ConflictError
 from ZEO.Exceptions import ClientDisconnected
 from ZODB.utils import z64
 
@@ -320,3 +321,63 @@ def test_wait_for_storage_returns_false_when_stopped(db):
 
 def test_guard_database_leaves_other_storages_alone(db):
     assert storage.guard_database(db) is False
+
+
+def test_in_transaction_does_not_count_an_outage_as_a_conflict():
+    calls = []
+
+    def away():
+        calls.append(1)
+        raise ClientDisconnected('timed out waiting for connection')
+    with pytest.raises(storage.StorageUnavailable) as info:
+        transactions.in_transaction(transaction.TransactionManager(), away)
+    assert calls == [1]
+    assert isinstance(info.value.__cause__, ClientDisconnected)
+
+
+def test_in_transaction_retries_conflicts(monkeypatch):
+    monkeypatch.setattr(transactions, 'with_back_off', iter)
+    calls = []
+
+    def conflicting():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConflictError('again')
+        return 'done'
+    assert transactions.in_transaction(
+        transaction.TransactionManager(), conflicting) == 'done'
+    assert len(calls) == 3
+
+
+def test_a_commit_outcome_lost_with_the_connection_is_unavailable():
+    tm = transaction.TransactionManager()
+    tm.get().join(FailingResource(ClientDisconnected('during tpc_finish')))
+    with pytest.raises(storage.StorageUnavailable,
+                       match='commit outcome unknown'):
+        transactions.commit(tm)
+
+
+def test_a_commit_that_failed_otherwise_is_commit_failed():
+    tm = transaction.TransactionManager()
+    tm.get().join(FailingResource(ValueError('A different object')))
+    with pytest.raises(storage.CommitFailed,
+                       match='ValueError: A different object'):
+        transactions.commit(tm)
+
+
+class FailingResource:
+    """A data manager whose tpc_finish raises ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def sortKey(self):
+        return 'failing'
+
+    def tpc_finish(self, txn):
+        raise self.error
+
+    def abort(self, txn):
+        pass
+
+    tpc_begin = commit = tpc_vote = tpc_abort = abort
