@@ -19,7 +19,7 @@ from zodbtasks import runner
 from zodbtasks import transactions
 from zodbtasks import wakeup
 from zodbtasks.dispatch import Dispatch
-from zodbtasks.workers import process_worker_id
+from zodbtasks.workers import worker_id
 
 DEADLINE = 10.0
 
@@ -182,7 +182,7 @@ def test_retire_forgets_an_idle_worker(service, tasks):
     service.add('echo')
     transaction.commit()
     service.process(0)
-    owner = process_worker_id()
+    owner = worker_id()
     assert Dispatch(service).retire(owner) is True
     assert service.workers() == []
 
@@ -317,7 +317,7 @@ def test_jobs_of_a_batch_go_back_when_running_one_breaks(
     real_run_job = runner.run_job
     ran = []
 
-    def breaking_run_job(svc, tm, jobid, now=None, owner=None):
+    def breaking_run_job(svc, tm, jobid, now=None, owner=None, stop=None):
         if len(ran) == 1:
             raise OSError('the storage went away')
         ran.append(jobid)

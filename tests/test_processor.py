@@ -10,6 +10,7 @@ from zope.interface.verify import verifyObject
 from zodbtasks import interfaces
 from zodbtasks import processor
 from zodbtasks import testing
+from zodbtasks import transactions
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ERROR

@@ -20,11 +20,12 @@ from transaction.interfaces import TransientError
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import runner
+from zodbtasks import storage
 from zodbtasks import wakeup
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.transactions import in_transaction
 from zodbtasks.transactions import own_connection
-from zodbtasks.workers import process_worker_id
+from zodbtasks.workers import worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ _registry_lock = threading.Lock()
 def __getattr__(name):
     # 0.1 had a WORKER_ID constant computed at import (wrong after fork).
     if name == 'WORKER_ID':
-        return process_worker_id()
+        return worker_id()
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
@@ -71,7 +72,10 @@ class Processor(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.db = db
         self.serviceOid = serviceOid
-        self.owner = owner or process_worker_id()
+        self.owner = owner or worker_id()
+        #: Whether claimed jobs may be left over (after an outage or a
+        #: failed tick): the next tick releases them first.
+        self.leftovers = False
         self.batch = batch
         self._stop_event = threading.Event()
         self._wake_event = threading.Event()
@@ -106,6 +110,8 @@ class Processor(threading.Thread):
         ``stamp`` is the time the runner stamps jobs with and sees as now
         when claiming; None (the thread's case): the clock at each step.
         """
+        if self.leftovers:
+            self._release_leftovers()
         self._sweep_now_and_then(now)
         return runner.drain(self.service, now=stamp, stop=self._stop_event,
                             tm=self.tm, owner=self.owner, batch=self.batch)
@@ -139,33 +145,50 @@ class Processor(threading.Thread):
         try:
             self.tick(clock.now())
             timeout = self._wait_time(clock.now())
-        except TransientError as exc:
+        except Exception as exc:
+            self.tm.abort()
+            timeout = self._recover(exc)
+        self._wait(timeout, last)
+
+    def _recover(self, exc):
+        """Make the next tick safe after ``exc``; return how long to wait.
+
+        A conflict: retry soon.  A storage that went away: wait for it,
+        then give back what this worker claimed and is not running (a claim
+        whose reply was lost committed jobs this worker does not know of;
+        its record lists them).  Any other error: reset the connection (a
+        failed commit may have detached cached objects, see
+        ``zodbtasks.storage``) and give back the claimed jobs too.
+        """
+        if storage.is_unavailable(exc):
+            self.leftovers = True
+            storage.wait_for_storage(self.db, self.name, self._stop_event)
+            return 0.0
+        if storage.is_conflict(exc):
             logger.info('processor %s: claims conflicted (%s); trying '
                         'again', self.name, exc)
-            self.tm.abort()
-            timeout = random.uniform(0.01, 0.05)
-        except Exception:
-            logger.exception('processor %s: tick failed', self.name)
-            self.tm.abort()
-            self._release_leftovers()
-            timeout = 1.0
-        self._wait(timeout, last)
+            return random.uniform(0.01, 0.05)
+        logger.error('processor %s: tick failed', self.name, exc_info=exc)
+        storage.reset_connection(self.service._p_jar)
+        self.leftovers = True
+        return 1.0
 
     def _release_leftovers(self):
         """Give back the jobs this worker claimed but is not running
         (between ticks it runs none), e.g. after the storage went away in
-        the middle of a batch."""
+        the middle of a batch or during a claim's commit."""
         try:
             released = in_transaction(
                 self.tm, lambda: Dispatch(self.service).releaseWorkerJobs(
                     self.owner))
-            if released:
-                logger.warning('processor %s released %d jobs it could not '
-                               'run', self.name, released)
-        except Exception:  # still no storage: the next tick tries again
-            logger.exception('processor %s could not release its jobs',
-                             self.name)
-            self.tm.abort()
+        except Exception as exc:  # the next tick tries again
+            logger.warning('processor %s could not release its jobs: %s',
+                           self.name, exc)
+            return
+        self.leftovers = False
+        if released:
+            logger.warning('processor %s released %d jobs it could not '
+                           'run', self.name, released)
 
     def _wait(self, timeout, last):
         """Wait until woken, stopped, ``timeout`` passed or the database
@@ -187,7 +210,11 @@ class Processor(threading.Thread):
         return timeout
 
     def _sweep_now_and_then(self, now):
-        if now - self._last_sweep < self.service.leaseTimeout / 2:
+        # No sweep within a lease of a reconnect: during a long outage no
+        # worker could renew its heartbeat, and live ones would be lost.
+        if now - self._last_sweep < self.service.leaseTimeout / 2 \
+                or storage.reconnected_within(self.db,
+                                              self.service.leaseTimeout):
             return
         self._last_sweep = now
         lost = in_transaction(self.tm, self.service.sweep, now)
@@ -222,24 +249,27 @@ class Heartbeat(threading.Thread):
                 self.beat(service, tm)
 
     def beat(self, service, tm):
+        owner = self.processor.owner
         try:
-            with tm:
-                Dispatch(service).heartbeat(self.processor.owner,
-                                            clock.now())
-        except TransientError:
-            logger.debug('heartbeat of %s conflicted; the next one counts',
-                         self.processor.owner)
-        except Exception:  # a lost storage must not end the heartbeat
-            logger.exception('heartbeat of %s failed', self.processor.owner)
+            in_transaction(tm, lambda: Dispatch(service).heartbeat(
+                owner, clock.now()), attempts=1)
+        except (TransientError, storage.StorageUnavailable) as exc:
+            logger.debug('heartbeat of %s missed (%s); the next one counts',
+                         owner, exc)
+        except Exception:  # a failed commit must not end the heartbeat
+            logger.exception('heartbeat of %s failed', owner)
+            storage.reset_connection(service._p_jar)
 
 
 def start(service, threads=1):
     """Start ``threads`` processors of ``service`` in this process (none
     when they run already); return them.  Each is a worker of its own,
-    ``<process worker id>/<n>``."""
+    ``<process worker id>/<n>``.  Guards a ZEO client's object ids (see
+    ``zodbtasks.storage.guard_database``)."""
     if service._p_jar is None or service._p_oid is None:
         raise ValueError('%r must be stored in a database and committed '
                          'before it can start processing' % service)
+    storage.guard_database(service._p_jar.db())
     with _registry_lock:
         running = [p for p in _registry.get(_key(service), ())
                    if not p.stopping]
@@ -248,7 +278,7 @@ def start(service, threads=1):
         processors = [
             Processor(service._p_jar.db(), service._p_oid,
                       thread_name(service, number),
-                      owner='%s/%d' % (process_worker_id(), number))
+                      owner='%s/%d' % (worker_id(), number))
             for number in range(threads)]
         _registry[_key(service)] = processors
         for processor in processors:

@@ -16,6 +16,7 @@ due jobs, run one job, release what did not run, fold what finished, and
 The in-transaction work is ``zodbtasks.dispatch.Dispatch``'s; this module
 owns the transaction boundaries.  It starts no thread.
 """
+import itertools
 import logging
 import time
 import traceback as traceback_module
@@ -27,12 +28,13 @@ from transaction.interfaces import TransientError
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import limits
+from zodbtasks import storage
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import TaskError
 from zodbtasks.job import check_picklable
 from zodbtasks.transactions import CONFLICT_ATTEMPTS
 from zodbtasks.transactions import in_transaction
-from zodbtasks.workers import process_worker_id
+from zodbtasks.workers import worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -86,18 +88,25 @@ def in_batches(service, step, statuses, batch_size):
 def claim(service, tm, now, limit, owner=None):
     """Claim up to ``limit`` due jobs in a transaction of their own."""
     return in_transaction(tm, lambda: Dispatch(service).claimJobs(
-        now, limit, owner or process_worker_id()), attempts=CLAIM_ATTEMPTS)
+        now, limit, owner or worker_id()), attempts=CLAIM_ATTEMPTS)
 
 
-def run_job(service, tm, jobid, now=None, owner=None):
+def run_job(service, tm, jobid, now=None, owner=None, stop=None):
     """Run claimed job ``jobid``; its effects and status commit together.
 
     ``now`` stamps the run and reschedules cron jobs; when None, the clock
-    is read at the start and at the end of the run.
+    is read at the start and at the end of the run.  When the storage goes
+    away, it waits for it (until ``stop`` is set) and runs the job again
+    unless its outcome committed (see ``run_through_outages``).
     """
-    owner = owner or process_worker_id()
+    owner = owner or worker_id()
     try:
-        in_transaction(tm, _execute, service, tm, jobid, now, owner)
+        run_through_outages(service, tm, jobid, now, owner, stop)
+    except storage.CommitFailed as exc:
+        logger.error('job %s: its commit failed', jobid, exc_info=exc)
+        storage.reset_connection(service._p_jar)
+        _record_failure(service, tm, jobid, now, str(exc),
+                        traceback_module.format_exc())
     except TransientError as exc:
         logger.warning('job %s gave up after %d conflicting attempts: %s',
                        jobid, CONFLICT_ATTEMPTS, exc)
@@ -112,6 +121,37 @@ def run_job(service, tm, jobid, now=None, owner=None):
         _record_failure(service, tm, jobid, now,
                         '%s: %s' % (type(exc).__name__, exc),
                         traceback_module.format_exc())
+
+
+def run_through_outages(service, tm, jobid, now, owner, stop=None):
+    """Run the job's transaction until it committed or the job is no
+    longer ours; a storage outage is waited for, not counted.
+
+    After an outage the outcome of the last commit is unknown (its reply
+    may have been lost): ``_execute`` reads the job first and runs it only
+    when it is still ``processing`` under ``owner``, so its effects commit
+    once.  Raises StorageUnavailable when ``stop`` was set meanwhile.
+    """
+    for outage in itertools.count():
+        try:
+            return in_transaction(tm, _execute, service, tm, jobid, now,
+                                  owner)
+        except storage.StorageUnavailable as exc:
+            if not storage.wait_for_storage(service._p_jar.db(), owner,
+                                            stop):
+                raise
+            logger.info('job %s: the storage went away (%s); running it '
+                        'again unless it committed', jobid, exc)
+            _pause(outage, stop)
+
+
+def _pause(number, stop):
+    """Back off before the ``number``-th retry after an outage (the storage
+    may say it is connected while commits still fail)."""
+    seconds = min(storage.OUTAGE_BACK_OFF * 2 ** number,
+                  storage.OUTAGE_BACK_OFF_MAX) if number else 0
+    if seconds:
+        (stop.wait if stop is not None else time.sleep)(seconds)
 
 
 def _execute(service, tm, jobid, now, owner):
@@ -168,7 +208,7 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
     if tm is None:
         check_no_pending_changes(service)
         tm = transaction_manager_of(service)
-    owner = owner or process_worker_id()
+    owner = owner or worker_id()
     done, size = 0, batch
     while limit is None or done < limit:
         if limit is not None:
@@ -199,7 +239,7 @@ def _run_claimed(service, tm, jobids, now, owner, stop):
         for index, jobid in enumerate(jobids):
             if stop is not None and stop.is_set():
                 break
-            run_job(service, tm, jobid, now, owner)
+            run_job(service, tm, jobid, now, owner, stop=stop)
         else:
             return len(jobids)
     except BaseException:

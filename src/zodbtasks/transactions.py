@@ -5,12 +5,24 @@ Every unit of work in zodbtasks (a claim, one job's run, a fold, a batch
 of ``clean()``, a heartbeat, an operator command) is one visible ``with``
 block or one ``in_transaction`` call; nothing deep in the call stack
 commits the thread-local transaction.
+
+A storage that went away is not a conflict: ``in_transaction`` raises
+``zodbtasks.storage.StorageUnavailable`` at once (``ClientDisconnected`` is
+a TransientError, which ``tm.attempts()`` would retry and count), and
+``CommitFailed`` when a commit failed otherwise (see
+``zodbtasks.storage``).
 """
 import contextlib
 import random
 import time
 
 import transaction
+from transaction.interfaces import TransientError
+
+from zodbtasks.storage import CommitFailed
+from zodbtasks.storage import StorageUnavailable
+from zodbtasks.storage import is_conflict
+from zodbtasks.storage import is_unavailable
 
 #: Transactions tried per unit of work before giving up on conflicts.
 CONFLICT_ATTEMPTS = 5
@@ -32,11 +44,49 @@ def with_back_off(attempts, base=None, sleep=time.sleep):
 def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
     """Call ``func(*args, **kwargs)`` in a transaction of ``tm``, retried
     with back-off on conflicts up to ``attempts`` times; return its
-    result."""
-    for attempt in with_back_off(tm.attempts(attempts)):
-        with attempt:
+    result.
+
+    Raises StorageUnavailable when the storage went away (in ``func`` or
+    in the commit, whose outcome is then unknown) and CommitFailed when
+    the commit failed for another reason than a conflict.
+
+    Design note: ``tm.attempts()`` retries every TransientError, and ZEO's
+    ClientDisconnected is one; this loop is the same, but for that.
+    """
+    for number in with_back_off(range(attempts)):
+        tm.begin()
+        try:
             result = func(*args, **kwargs)
-    return result
+        except Exception as exc:
+            tm.abort()
+            if is_unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            if is_conflict(exc) and number + 1 < attempts:
+                continue
+            raise
+        try:
+            commit(tm)
+        except TransientError:
+            if number + 1 == attempts:
+                raise
+            continue
+        return result
+
+
+def commit(tm):
+    """Commit ``tm``'s transaction (aborting it when that fails); raise
+    conflicts as they are, StorageUnavailable for a storage that went away
+    and CommitFailed for any other failure."""
+    try:
+        tm.commit()
+    except Exception as exc:
+        tm.abort()
+        if is_conflict(exc):
+            raise
+        if is_unavailable(exc):
+            raise StorageUnavailable(
+                'commit outcome unknown: %s' % (exc,)) from exc
+        raise CommitFailed('%s: %s' % (type(exc).__name__, exc)) from exc
 
 
 @contextlib.contextmanager

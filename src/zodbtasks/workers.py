@@ -7,6 +7,11 @@ transactions (and by its heartbeat): the per-job transactions write only
 the job.  The shared indexes catch up when the worker folds its finished
 jobs in its next claim transaction (or when a sweeper folds them for a
 worker that died).
+
+A worker's id starts with its process's id, ``worker_id()``: computed in
+each process, so that a forked child (a prefork WSGI server, a
+multiprocessing worker) never shares its parent's id -- two live processes
+with one id would own each other's claims.
 """
 import os
 import random
@@ -14,24 +19,6 @@ import socket
 
 import persistent
 from BTrees.LLBTree import LLTreeSet
-
-_process_ids = {}  # pid -> this process's worker id
-
-
-def process_worker_id():
-    """This process's worker id: host, pid and a random part.
-
-    Computed once per process, after a fork too (the cache is keyed by
-    the pid): a forked child (a prefork WSGI server, a multiprocessing
-    worker) never shares its parent's id, and so never owns its claims.
-    """
-    pid = os.getpid()
-    worker_id = _process_ids.get(pid)
-    if worker_id is None:
-        worker_id = _process_ids[pid] = '%s:%d:%06x' % (
-            socket.gethostname(), pid, random.SystemRandom().getrandbits(24))
-    return worker_id
-
 
 class WorkerRecord(persistent.Persistent):
     """One worker: its id, its last heartbeat and its claimed jobs.
@@ -54,3 +41,18 @@ class WorkerRecord(persistent.Persistent):
         """Whether the worker sent a heartbeat within ``lease_timeout``."""
         return now - self.heartbeat <= lease_timeout
 
+
+_identity = (None, None)  # (pid, worker id) of the process that made it
+
+
+def worker_id():
+    """This process's worker id: host, pid and a random part, made once
+    per process (again after a fork, in the child)."""
+    global _identity
+    pid, identity = _identity
+    if pid != os.getpid():
+        pid = os.getpid()
+        identity = '%s:%d:%06x' % (socket.gethostname(), pid,
+                                   random.getrandbits(24))
+        _identity = (pid, identity)
+    return identity

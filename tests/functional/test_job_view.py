@@ -1,7 +1,7 @@
 """The page of one job, traversed as <service>/<jobid>, and its actions."""
 from zodbtasks import runner
 from zodbtasks.dispatch import Dispatch
-from zodbtasks.workers import process_worker_id
+from zodbtasks.workers import worker_id
 
 from .conftest import SERVICE
 
@@ -116,4 +116,4 @@ def test_job_page_names_the_worker(manager, demo):
     page = _page(manager, jobid)
     assert 'Last run by' in page.text
     assert page.html.find(id='zt-owner').text.startswith(
-        process_worker_id())
+        worker_id())

@@ -17,7 +17,6 @@
 """
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -86,18 +85,9 @@ def subprocess_environ():
 
 
 def stop_process(process, deadline=DEADLINE):
-    """SIGTERM ``process`` (a Popen) and return its exit status; SIGKILL
-    it when it has not ended within ``deadline`` seconds (and return
-    None)."""
-    if process.poll() is not None:
-        return process.returncode
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(deadline)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return None
+    """SIGTERM ``process``, SIGKILL it after ``deadline`` seconds (see
+    ``zodbtasks.testing.stop_process``)."""
+    return testing.stop_process(process, deadline)
 
 
 class ZEOServer:

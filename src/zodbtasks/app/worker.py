@@ -41,7 +41,7 @@ from zope.event import notify
 from zodbtasks import processor
 from zodbtasks import startup
 from zodbtasks.app.signals import stop_on_signals
-from zodbtasks.workers import process_worker_id
+from zodbtasks.workers import worker_id
 from zodbtasks.transactions import own_connection
 
 try:
@@ -258,7 +258,7 @@ def work(db, directives, threads):
                          ', '.join(directives))
             return 1
         logger.info('zodbtasks worker %s started: %d task services, %d '
-                    'threads each', process_worker_id(), started, threads)
+                    'threads each', worker_id(), started, threads)
         while True:
             time.sleep(3600)  # until _stop raises KeyboardInterrupt
     except KeyboardInterrupt as exc:
