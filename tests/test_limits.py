@@ -149,3 +149,14 @@ def test_refused_exactly_when_the_zodb_pickle_is_over_the_limit(value,
     if message is not None and 'more than' not in message:
         assert message == 'result too large: %d bytes, limit %d' % (size,
                                                                    limit)
+
+
+@pytest.mark.parametrize('value,limit,fits', [
+    (None, 100, True), (True, 100, True), (12345, 100, True),
+    (1.5, 100, True), ('abc', 100, True), (b'abc', 100, True),
+    ('x' * 30, 100, False), (b'x' * 90, 100, False), (2 ** 800, 100, False),
+    ([1], 100, False), ({'a': 1}, 10 ** 6, False), ('x' * 10, None, True)])
+def test_surely_fits_is_a_safe_shortcut(value, limit, fits):
+    assert limits.surely_fits(value, limit) is fits
+    if fits and limit is not None:
+        assert limits.pickled_size(value) <= limit

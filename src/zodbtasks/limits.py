@@ -86,6 +86,31 @@ class _StoppingPickler(_PersistentReferences):
         return super().persistent_id(obj)
 
 
+#: Types whose pickle is short and never fails: at most 16 bytes more
+#: than 4 bytes per character of a str (UTF-8) or one per byte or bit/8.
+_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
+def surely_fits(value, limit):
+    """Whether ``value`` is a scalar (None, a bool, an int, a float, a str
+    or bytes) whose pickle is surely within ``limit`` bytes: such a value
+    needs no measuring (the common case of a job's result)."""
+    kind = type(value)
+    if kind not in _SCALARS:
+        return False
+    if limit is None:
+        return True
+    if kind is str:
+        bound = 4 * len(value)
+    elif kind is bytes:
+        bound = len(value)
+    elif kind is int:
+        bound = value.bit_length() // 8
+    else:
+        bound = 0
+    return bound + 16 <= limit
+
+
 def _slack(limit):
     """How much shorter than protocol 4 a protocol-3 pickle may be."""
     return limit // 4096 + 1024
@@ -139,7 +164,7 @@ def result_too_large(value, limit):
     bytes: ``result too large: N bytes, limit M`` (``more than M bytes``
     when counting stopped early); None when it fits, when ``limit`` is
     None, or when it cannot be pickled (storing it reports that)."""
-    if limit is None:
+    if limit is None or surely_fits(value, limit):
         return None
     try:
         size, exact = _measure(value, limit)

@@ -167,10 +167,13 @@ def _execute(service, tm, jobid, now, owner):
         logger.warning('task %r of job %s committed or aborted the job\'s '
                        'transaction: its effects are not atomic with the '
                        'job\'s status', job.task, jobid)
-    check_picklable(output, 'result of job %s (task %r)' % (jobid, job.task))
-    too_large = limits.result_too_large(output, service.maxInputSize)
-    if too_large:
-        raise ResultTooLarge(too_large)  # the task's effects are aborted
+    limit = service.maxInputSize
+    if not limits.surely_fits(output, limit):
+        check_picklable(output, 'result of job %s (task %r)'
+                        % (jobid, job.task))
+        too_large = limits.result_too_large(output, limit)
+        if too_large:
+            raise ResultTooLarge(too_large)  # the task's effects abort
     Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), output=output)
 
