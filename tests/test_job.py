@@ -154,3 +154,14 @@ def test_stored_job_keeps_its_values(db):
     assert (copy.error, copy.input, copy.owner) == ('kept', None, None)
     conn2.close()
     conn.close()
+
+
+def test_only_a_repeating_cron_job_can_be_cancelled_while_it_runs():
+    from zodbtasks.job import CronJob, Job
+    assert Job(1, 'echo', None).cancel_while_running() is False
+    delayed = CronJob(2, 'echo', None, delay=10)
+    assert delayed.cancel_while_running() is False
+    assert not delayed.cancelRequested
+    repeating = CronJob(3, 'echo', None, minute=(5,))
+    assert repeating.cancel_while_running() is True
+    assert repeating.cancelRequested

@@ -115,6 +115,11 @@ class Job(persistent.Persistent):
         the queue, at the position it was claimed from."""
         return Next(interfaces.QUEUED, None)
 
+    def cancel_while_running(self):
+        """Whether a running job can be cancelled: a plain job cannot (its
+        run is one transaction: it completes or fails)."""
+        return False
+
 
 @zope.interface.implementer(interfaces.ICronJob)
 class CronJob(Job):
@@ -203,6 +208,14 @@ class CronJob(Job):
 
     def after_release(self):
         return Next(self.waiting_status, self.scheduledFor or self.started)
+
+    def cancel_while_running(self):
+        """A running repeating cron job ends ``cancelled`` after this run
+        instead of being rescheduled; a delayed job runs once anyway."""
+        if self.isDelayed:
+            return False
+        self.cancelRequested = True
+        return True
 
 
 def cap_text(text, limit=TRACEBACK_LIMIT):

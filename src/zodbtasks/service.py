@@ -166,7 +166,7 @@ class TaskService(Contained, persistent.Persistent):
                       cron=None, timezone=None):
         """See ITaskService."""
         job, maps = self._settled(jobid)
-        if not isinstance(job, CronJob) \
+        if not interfaces.ICronJob.providedBy(job) \
                 or job.status not in (job.waiting_status, PROCESSING):
             raise ValueError('job %s is %s; only waiting or running cron '
                              'jobs can be changed' % (jobid, job.status))
@@ -192,9 +192,8 @@ class TaskService(Contained, persistent.Persistent):
     def cancel(self, jobid):
         """See ITaskService."""
         job, maps = self._settled(jobid)
-        if job.status == PROCESSING and isinstance(job, CronJob):
-            job.cancelRequested = True
-            return True
+        if job.status == PROCESSING:
+            return job.cancel_while_running()
         if job.status not in WAITING:
             return False
         maps.cancel(job, CANCELLED)
@@ -203,7 +202,7 @@ class TaskService(Contained, persistent.Persistent):
     def reschedule(self, jobid):
         """See ITaskService."""
         job, maps = self._settled(jobid)
-        if not isinstance(job, CronJob):
+        if not interfaces.ICronJob.providedBy(job):
             raise TypeError('job %s is not a cron job' % jobid)
         if job.status != job.waiting_status:
             return False
