@@ -74,3 +74,25 @@ def test_reading_a_job_needs_view(declared, cls, interface):
     checker = getCheckerForInstancesOf(cls)
     for name in _names(interface):
         assert checker.permission_id(name) == VIEW, name
+
+
+def test_a_permitted_principal_reaches_the_members_through_a_proxy(
+        declared, service):
+    """Through a security proxy (as the ZMI views see a service), with a
+    policy that grants every permission, every interface member works;
+    0.1 forbade workers, stuckJobs, sweep and leaseTimeout outright."""
+    import zope.security.management
+    from zope.security.simplepolicies import PermissiveSecurityPolicy
+    old = zope.security.management.setSecurityPolicy(PermissiveSecurityPolicy)
+    zope.security.management.newInteraction()
+    try:
+        proxied = ProxyFactory(service)
+        assert proxied.workers() == [] and proxied.stuckJobs() == []
+        assert proxied.leaseTimeout == 60.0
+        assert proxied.sweep() == 0
+        assert proxied.checkIndex() == []
+        proxied.pollInterval = 2.0
+        assert service.pollInterval == 2.0
+    finally:
+        zope.security.management.endInteraction()
+        zope.security.management.setSecurityPolicy(old)
