@@ -152,3 +152,34 @@ def test_operator_adds_jobs_and_watches_them_complete(browser):
     assert cron_id in rows and 'echo' in rows
     os.makedirs(ARTIFACTS, exist_ok=True)
     assert driver.save_screenshot(os.path.join(ARTIFACTS, 'jobs-tab.png'))
+
+
+def test_the_zmi_tree_and_select_all_work_under_the_policy(browser):
+    """The server's Content-Security-Policy runs no inline handler; the
+    Rotterdam navigation tree and the "select all" box of a container's
+    contents still work (through ++resource++zodbtasks-ztk.js), and no
+    script of the server is refused."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.get(url + '/@@contents.html')
+
+    def tree_loaded():  # xmltree.js fetched the root's children
+        tree = driver.find_element(By.ID, 'navtreecontents')
+        return '[top]' in tree.text
+    _wait_for(tree_loaded, 'the navigation tree to load')
+    # a click on the root's expander (its plus sign, at its left edge)
+    expander = driver.find_element(By.CSS_SELECTOR, '#navtreecontents expand')
+    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent("
+                          "'click', {bubbles: true}));", expander)
+    _wait_for(lambda: 'demo' in driver.find_element(
+        By.ID, 'navtreecontents').text, 'the tree to expand')
+    boxes = driver.find_elements(By.CSS_SELECTOR, 'input.slaveBox')
+    assert boxes and not any(box.is_selected() for box in boxes)
+    driver.find_element(By.CSS_SELECTOR, 'th input[type=checkbox]').click()
+    assert all(box.is_selected() for box in boxes)
+    refused = [entry['message'] for entry in driver.get_log('browser')
+               if 'Refused to load' in entry['message']]
+    assert refused == []
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert driver.save_screenshot(os.path.join(ARTIFACTS,
+                                               'zmi-contents.png'))

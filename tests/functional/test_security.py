@@ -222,6 +222,24 @@ def test_zodbtasks_templates_have_no_inline_scripts():
                              re.IGNORECASE), name
 
 
+def test_the_zmi_navigation_tree_is_wired_without_inline_handlers(
+        manager, demo):
+    """Rotterdam's tree is loaded by ++resource++zodbtasks-ztk.js (the
+    policy does not run the body's onload or the box's onclick)."""
+    page = manager.get('/demo/@@contents.html')
+    body = page.text
+    assert 'id="navtreecontents"' in body
+    assert not re.search(r'<body[^>]*onload', body)
+    assert 'onclick="treeclicked' not in body
+    [tag] = re.findall(r'<script[^>]*id="zodbtasks-ztk"[^>]*>', body)
+    assert 'data-root-url="http://localhost/"' in tag
+    assert 'data-base-url="http://localhost/demo/"' in tag
+    src = re.search(r'src="([^"]+)"', tag).group(1)
+    script = manager.get(src.replace('http://localhost', ''))
+    assert 'loadtree' in script.text and 'updateCheckboxes' in script.text
+    _assert_secured(script)
+
+
 # -- the body bound --------------------------------------------------------
 
 def test_a_body_over_the_bound_is_answered_413(manager, demo):
