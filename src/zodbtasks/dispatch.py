@@ -53,9 +53,10 @@ class Dispatch:
                 record.heartbeat = now
         claimed = []
         for key in maps.due(now, limit):
-            job = maps.jobs[maps.schedule.pop(key)]
-            maps.claim(job, now, owner)
-            claimed.append(job.id)
+            job = maps.take_due(key, now)
+            if job is not None:
+                maps.claim(job, now, owner)
+                claimed.append(job.id)
         while len(claimed) < limit and maps.queue:
             job = maps.pull(now)
             if job is not None:

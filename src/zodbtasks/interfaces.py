@@ -136,6 +136,12 @@ class IJob(zope.interface.Interface):
     retryPolicy = zope.interface.Attribute(
         'A zodbtasks.retry.RetryPolicy: how the job is retried when its '
         'worker is lost or, if the policy says so, when its task fails.')
+    priority = zope.schema.Int(
+        title='Priority', description='Lower runs earlier.', default=0)
+    deadline = zope.schema.Float(
+        title='Deadline (epoch seconds)',
+        description='Not started by then, the job ends in error.',
+        required=False)
 
 
 class ICronJob(IJob):
@@ -220,6 +226,15 @@ class IReadTaskService(zope.interface.Interface):
         description='A worker that sent no heartbeat for this long is '
         'lost; its running jobs are retried or fail.', default=60.0,
         min=1.0)
+
+    agingStep = zope.schema.Float(
+        title='Aging step (seconds)',
+        description='How many seconds of waiting one priority level is '
+        'worth: a ready job takes its place at the time it became ready '
+        'plus priority times this (default 300), so low priorities are not '
+        'starved.  None: strict priorities, as in CMFActivity.  A change '
+        'applies to jobs queued afterwards.', required=False, min=0.0,
+        default=300.0)
 
     maxInputSize = zope.schema.Int(
         title='Largest input or result (bytes, pickled)',
@@ -328,16 +343,25 @@ class IWriteTaskService(zope.interface.Interface):
     """What changing a task service needs (permission zodbtasks.ManageJobs).
     """
 
-    def add(task, input=None, startLater=False, retryPolicy=None, now=None):
+    def add(task, input=None, startLater=False, *, priority=0, at=None,
+            beginBy=None, retryPolicy=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
-        until ``startJob``).  ``retryPolicy`` (a zodbtasks.job.RetryPolicy)
-        says how it is retried when its worker is lost or, if asked, when
-        its task fails.  Raises UnknownTaskError for a task name that is
-        not registered and InputError for an input that cannot be pickled;
-        no job is created then.  ``now`` is the creation (and queueing)
-        time.
+        until ``startJob``).  ``priority`` (an int, lower runs earlier,
+        negatives allowed): a ready job's place is the time it became
+        ready plus ``priority * agingStep``; FIFO within a priority.
+        ``at`` (epoch seconds or an aware datetime): the job is
+        ``delayed`` until then.  ``beginBy`` (seconds after it may start,
+        or an aware datetime): a job not started by then ends ``error``
+        ("deadline passed: not started by ...") and never runs.
+        ``retryPolicy`` (a zodbtasks.retry.RetryPolicy) says how it is
+        retried when its worker is lost or, if asked, when its task fails;
+        a retried job keeps its priority.  Raises UnknownTaskError for a
+        task name that is not registered, InputError for an input that
+        cannot be stored, ValueError for a priority that is not a whole
+        number and ScheduleError for a naive datetime or a time after year
+        9999; no job is created then.  ``now`` is the creation time.
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),

@@ -48,8 +48,15 @@ class Job(persistent.Persistent):
     #: Written by 0.1 and never read: the lease is the worker's heartbeat.
     leaseExpires = None
     retryPolicy = DEFAULT_RETRY_POLICY
+    #: Lower runs earlier (see zodbtasks.keys.ready_key).
+    priority = 0
+    #: Epoch seconds: a job not started by then ends in error.
+    deadline = None
     #: The status a job waits in before it runs.
     waiting_status = interfaces.QUEUED
+    #: Whether a due scheduled run is claimed at once (else the job joins
+    #: the ready queue at its place).
+    claims_when_due = False
 
     def __init__(self, id, task, input, created=None):
         self.id = id
@@ -131,6 +138,7 @@ class CronJob(Job):
     timezone = None
     runs = 0
     cancelRequested = False
+    claims_when_due = True
 
     def __init__(self, id, task, input, minute=(), hour=(), dayOfMonth=(),
                  month=(), dayOfWeek=(), delay=None, cron=None,

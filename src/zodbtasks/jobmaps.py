@@ -27,12 +27,16 @@ outside a processor.
 """
 from BTrees.OOBTree import OOBTree
 
+from zodbtasks import clock
 from zodbtasks import wakeup
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
+from zodbtasks.interfaces import ERROR
 from zodbtasks.keys import MAX_ID
+from zodbtasks.keys import ready_key
 from zodbtasks.keys import time_ordered_key
+from zodbtasks.job import Next
 from zodbtasks.workers import WorkerRecord
 
 
@@ -94,8 +98,16 @@ class JobMaps:
         self.enqueue(job, now)
 
     def enqueue(self, job, now, key=None):
-        """Put ``job`` in the queue (at ``key`` when that is free)."""
-        job.queueKey = self.queue.put(job.id, key=key)
+        """Put ``job`` in the ready queue: at ``key`` (or the first free
+        key after it), else at its place by the time it became ready
+        (``now``, or when it was queued last) and its priority."""
+        if key is None:
+            when = now if now is not None else (
+                job.enqueued or job.created or 0.0)
+            job.queueKey = self.queue.insert(job.id, ready_key(
+                when, job.priority, self.service.agingStep))
+        else:
+            job.queueKey = self.queue.put(job.id, key=key)
         if now is not None:
             job.enqueued = now
         wakeup.notify_after_commit(self.service)
@@ -182,7 +194,8 @@ class JobMaps:
 
     def pull(self, now):
         """Pull the queue's head: the job to claim, or None (the entry
-        was stale, or the job was scheduled instead)."""
+        was stale, the job was scheduled instead, or its deadline
+        passed)."""
         job = self.jobs.get(self.queue.pull())
         if job is None:
             return None
@@ -191,10 +204,34 @@ class JobMaps:
         if when is not None:
             self.schedule_at(job, when)
             return None
-        if job.status != QUEUED:
+        if job.status != QUEUED or self.expired(job, now):
             return None
         job.releaseKey = position
         return job
+
+    def take_due(self, key, now):
+        """Take the due schedule entry ``key``: the job to claim now (a
+        cron job), or None when it joined the ready queue at its place
+        (a job delayed with ``at`` or retried after a back-off keeps its
+        priority), or its deadline passed."""
+        job = self.jobs[self.schedule.pop(key)]
+        job.scheduledFor = None
+        if self.expired(job, now):
+            return None
+        if job.claims_when_due:
+            return job
+        self.wait(job, QUEUED, key[0])
+        return None
+
+    def expired(self, job, now):
+        """End ``job`` in error when it did not start by its deadline;
+        return whether it did."""
+        if job.deadline is None or now <= job.deadline:
+            return False
+        job.recordFailure('deadline passed: not started by %s UTC'
+                          % clock.format_utc(job.deadline))
+        self.go(job, Next(ERROR, None), now)
+        return True
 
     def finish(self, job, now, output, error, traceback):
         """Record the end of a run; write the job only (see the design

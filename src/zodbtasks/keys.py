@@ -1,5 +1,6 @@
 """Int keys: job ids, which grow with creation time, and queue order keys,
-which are an order only.
+which are an order only (``ready_key``: the place of a ready job, by the
+time it became ready and its priority).
 
 Design note: until 0.1 the queue's order key was the enqueue time in
 milliseconds (``oldestWaiting`` decoded it), so the order of the queue
@@ -54,3 +55,34 @@ def next_order_key(last=None, band=0, taken=(), rng=random):
     if key >= low + BAND:
         raise OverflowError('order band %d is full' % band)
     return key
+
+
+#: Default ``agingStep``: how many seconds of waiting one priority level
+#: is worth.
+AGING_STEP = 300.0
+#: With strict priorities (``agingStep`` None), priorities beyond this are
+#: ordered as this (so that each has a band of its own).
+STRICT_PRIORITY = 511
+
+
+def ready_key(when, priority=0, aging_step=AGING_STEP):
+    """The order key at which a job that became ready at ``when`` (epoch
+    seconds) with ``priority`` (lower runs earlier) takes its place.
+
+    With ``aging_step`` (seconds), the place is ``when + priority *
+    aging_step``: a priority-1 job added 10 s before a priority-0 one runs
+    after it, but one that has waited 400 s runs before a priority-0 job
+    added now (300 s per level), so low priorities are never starved.
+    With None, priorities are strict (CMFActivity's order): each priority
+    has its band, first in first out within it.  The key is a millisecond
+    shifted left by RANDOM_BITS; ``BTreeQueue.insert`` takes the first
+    free key from there, keeping FIFO within one millisecond.
+    """
+    if aging_step is None:
+        level = max(-STRICT_PRIORITY, min(STRICT_PRIORITY, priority))
+        band, effective = level + STRICT_PRIORITY + 1, when
+    else:
+        band, effective = 0, when + priority * aging_step
+    milliseconds = max(1, min(round(effective * 1000),
+                              (BAND >> RANDOM_BITS) - 1))
+    return band * BAND + (milliseconds << RANDOM_BITS)

@@ -17,11 +17,15 @@ The keys are an order, not times: nothing decodes them.  Until 0.1 they
 were the enqueue time; such keys still sort (band 0) and are simply
 followed by new ones.
 """
+import random
+
 import persistent
 import zc.queue.interfaces
 import zope.interface
 from BTrees.Length import Length
 
+from zodbtasks.keys import BAND
+from zodbtasks.keys import RANDOM_BITS
 from zodbtasks.keys import next_order_key
 from zodbtasks.trees import SENTINEL
 from zodbtasks.trees import OrderTree
@@ -43,16 +47,36 @@ class BTreeQueue(persistent.Persistent):
         tune_sentinel(self._data, 0)
 
     def put(self, item, key=None):
-        """Append ``item`` and return its order key.
-
-        ``key`` re-inserts at a known position (a released job goes back
-        where it was) when that key is free; otherwise the item goes after
-        the last entry.
-        """
-        if key is None or key == SENTINEL or key in self._data:
+        """Put ``item`` at order key ``key`` (a released job goes back
+        where it was), or at the first free key after it when that one is
+        taken; at the end of the queue without ``key`` (IQueue's put).
+        Return the key."""
+        if key is not None and key != SENTINEL:
+            if key in self._data:
+                return self.insert(item, key)
+        else:
             last = self._data.maxKey() if self._data else None
-            key = next_order_key(None if last == SENTINEL else last,
+            last = None if last == SENTINEL else last
+            key = next_order_key(last, band=(last or 0) // BAND,
                                  taken=self._data)
+        self._data[key] = item
+        self._changed(1)
+        return key
+
+    def insert(self, item, key, rng=random):
+        """Put ``item`` at the first free order key from ``key`` on and
+        return that key.  Items inserted at one key (one millisecond, see
+        ``zodbtasks.keys.ready_key``) keep the order of their insertion:
+        each goes after the last one already there."""
+        region_end = key | ((1 << RANDOM_BITS) - 1)
+        try:
+            last = self._data.maxKey(region_end)
+        except ValueError:
+            last = None
+        if last is not None and last >= key:
+            key = last + 1 + rng.getrandbits(2)
+        while key in self._data:
+            key += 1
         self._data[key] = item
         self._changed(1)
         return key

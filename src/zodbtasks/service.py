@@ -30,6 +30,7 @@ from zope.interface.interfaces import IComponentLookup
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import limits
+from zodbtasks import options
 from zodbtasks import processor
 from zodbtasks import reindex
 from zodbtasks import runner
@@ -37,6 +38,7 @@ from zodbtasks import startup
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
+from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
@@ -46,6 +48,7 @@ from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.jobmaps import JobMaps
+from zodbtasks.keys import AGING_STEP
 from zodbtasks.queue import BTreeQueue
 
 #: How many jobs one transaction of clean(), cancelAll() or
@@ -61,6 +64,7 @@ class TaskService(Contained, persistent.Persistent):
     pollInterval = 1.0
     leaseTimeout = 60.0
     _maxInputSize = None
+    _agingStep = AGING_STEP
 
     def __init__(self):
         super().__init__()
@@ -133,18 +137,29 @@ class TaskService(Contained, persistent.Persistent):
 
     # -- adding and changing jobs ----------------------------------------
 
-    def add(self, task, input=None, startLater=False, retryPolicy=None,
-            now=None):
+    def add(self, task, input=None, startLater=False, *, priority=0,
+            at=None, beginBy=None, retryPolicy=None, now=None):
         """See ITaskService."""
         self._check_new_job(task, input)
+        priority = options.check_priority(priority)
         now = clock.now() if now is None else now
+        start = options.start_time(at)
+        deadline = options.deadline(beginBy, max(start or now, now))
         maps = self._maps()
         job = Job(maps.new_id(now), task, input, created=now)
         if retryPolicy is not None:
             job.retryPolicy = retryPolicy
+        if priority:
+            job.priority = priority
+        if deadline is not None:
+            job.deadline = deadline
         if startLater:
             job.status = STARTLATER
+        elif start is not None and start > now:
+            job.status = DELAYED
         maps.insert(job, now)
+        if job.status == DELAYED:
+            maps.schedule_at(job, start)
         return job.id
 
     def addCronJob(self, task, input=None, minute=(), hour=(),
@@ -326,6 +341,15 @@ class TaskService(Contained, persistent.Persistent):
                    if self.cancel(jobid))
 
     # -- workers ---------------------------------------------------------
+
+    @property
+    def agingStep(self):
+        """See ITaskService."""
+        return self._agingStep
+
+    @agingStep.setter
+    def agingStep(self, step):
+        self._agingStep = options.check_aging_step(step)
 
     @property
     def maxInputSize(self):
