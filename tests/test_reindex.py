@@ -203,3 +203,22 @@ def test_rebuild_while_a_worker_claims_is_safe(service, tasks, monkeypatch):
     assert claimed and service.checkIndex() == []
     assert service.countByStatus()[PROCESSING] == 1
     assert service.countByStatus()[QUEUED] == 5
+
+
+def test_unique_keys_are_checked_and_rebuilt(service, tasks):
+    held = service.add('echo', uniqueKey='held')
+    done = service.add('echo', uniqueKey='done')
+    service.cancel(done)                  # its key is free again
+    transaction.commit()
+    assert service.checkIndex() == []
+    service._unique['stale'] = done       # an entry of a finished job
+    service._unique.pop('held')           # a waiting job lost its entry
+    transaction.commit()
+    problems = service.checkIndex()
+    assert sorted(problems) == sorted([
+        "job %d: waits but does not hold its unique key 'held'" % held,
+        "unique key entry 'stale' matches no job"])
+    service.rebuildIndex()
+    assert service.checkIndex() == []
+    assert service.findUnique('held') == held
+    assert service.findUnique('stale') is None

@@ -138,6 +138,9 @@ class IJob(zope.interface.Interface):
         'worker is lost or, if the policy says so, when its task fails.')
     priority = zope.schema.Int(
         title='Priority', description='Lower runs earlier.', default=0)
+    uniqueKey = zope.schema.TextLine(
+        title='Unique key', description='While the job waits, add() with '
+        'this key returns its id.', required=False)
     deadline = zope.schema.Float(
         title='Deadline (epoch seconds)',
         description='Not started by then, the job ends in error.',
@@ -320,6 +323,9 @@ class IReadTaskService(zope.interface.Interface):
     def nextScheduledTime():
         """The earliest scheduled run (epoch seconds), or None."""
 
+    def findUnique(uniqueKey):
+        """The id of the waiting job added with ``uniqueKey``, or None."""
+
     def workers(now=None):
         """The workers that claimed jobs of this service: a list of dicts
         with ``id``, ``heartbeat``, ``started``, ``running`` (job ids)
@@ -344,7 +350,7 @@ class IWriteTaskService(zope.interface.Interface):
     """
 
     def add(task, input=None, startLater=False, *, priority=0, at=None,
-            beginBy=None, retryPolicy=None, now=None):
+            beginBy=None, uniqueKey=None, retryPolicy=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -355,6 +361,10 @@ class IWriteTaskService(zope.interface.Interface):
         ``delayed`` until then.  ``beginBy`` (seconds after it may start,
         or an aware datetime): a job not started by then ends ``error``
         ("deadline passed: not started by ...") and never runs.
+        ``uniqueKey`` (a string): while a job with that key waits
+        (queued, delayed or startlater), ``add`` returns its id and creates
+        nothing; once it started, a new job is made.  Exact across
+        processes: two transactions adding one key conflict.
         ``retryPolicy`` (a zodbtasks.retry.RetryPolicy) says how it is
         retried when its worker is lost or, if asked, when its task fails;
         a retried job keeps its priority.  Raises UnknownTaskError for a

@@ -52,6 +52,8 @@ class Job(persistent.Persistent):
     priority = 0
     #: Epoch seconds: a job not started by then ends in error.
     deadline = None
+    #: While the job waits, add() with this key returns the job's id.
+    uniqueKey = None
     #: The status a job waits in before it runs.
     waiting_status = interfaces.QUEUED
     #: Whether a due scheduled run is claimed at once (else the job joins

@@ -32,6 +32,7 @@ from zodbtasks import wakeup
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
+from zodbtasks.interfaces import WAITING
 from zodbtasks.interfaces import ERROR
 from zodbtasks.keys import MAX_ID
 from zodbtasks.keys import ready_key
@@ -75,6 +76,7 @@ class JobMaps:
         """Remove a job that is not running, with all its entries."""
         self.unqueue(job)
         self.unschedule(job)
+        self.forget_unique(job)
         del self.jobs[job.id]
         self.index.remove(job)
         self.progress.pop(job.id, None)
@@ -89,8 +91,39 @@ class JobMaps:
 
     def set_status(self, job, status):
         if job.status != status:
+            if status not in WAITING:
+                self.forget_unique(job)
             self.index.move(job.id, job.status, status)
             job.status = status
+
+    # -- unique keys: one waiting job per key --------------------------------
+
+    @property
+    def unique(self):
+        """uniqueKey -> id of the waiting job that holds it (made on first
+        use: services of 0.1 have none)."""
+        if getattr(self.service, '_unique', None) is None:
+            self.service._unique = OOBTree()
+        return self.service._unique
+
+    def find_unique(self, key):
+        """The id of the waiting job holding ``key``, or None."""
+        tree = getattr(self.service, '_unique', None)
+        jobid = tree.get(key) if tree is not None else None
+        job = self.jobs.get(jobid) if jobid is not None else None
+        return jobid if job is not None and job.status in WAITING else None
+
+    def hold_unique(self, job):
+        """Make ``job`` (new and waiting) the holder of its uniqueKey: two
+        transactions doing so for one key conflict (one BTree key)."""
+        self.unique[job.uniqueKey] = job.id
+
+    def forget_unique(self, job):
+        """``job`` no longer waits: a new job may take its key."""
+        if job.uniqueKey is not None:
+            tree = getattr(self.service, '_unique', None)
+            if tree is not None and tree.get(job.uniqueKey) == job.id:
+                del tree[job.uniqueKey]
 
     def wait(self, job, status, now):
         """Make a job wait in ``status`` at the end of the queue."""

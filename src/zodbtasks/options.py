@@ -82,3 +82,19 @@ def deadline(begin_by, start):
         raise ScheduleError('beginBy: the deadline %r comes before the job '
                             'may start (%r)' % (when, start))
     return when
+
+
+#: The longest uniqueKey accepted (characters).
+MAX_UNIQUE_KEY = 1000
+
+
+def check_unique_key(key):
+    """``uniqueKey``: None or a non-empty str of at most MAX_UNIQUE_KEY
+    characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key \
+            or len(key) > MAX_UNIQUE_KEY:
+        raise ValueError('uniqueKey: expected a non-empty string of at most '
+                         '%d characters, not %.80r' % (MAX_UNIQUE_KEY, key))
+    return key

@@ -21,6 +21,7 @@ from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import STATUSES
+from zodbtasks.interfaces import WAITING
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.trees import SENTINEL
 from zodbtasks.transactions import in_transaction
@@ -143,6 +144,11 @@ def _place_problems(maps, job, problem):
     if waiting and job.queueKey is None and job.scheduledFor is None:
         problem('waits as %s but is neither queued nor scheduled'
                 % job.status, lambda: maps.enqueue(job, None))
+    key = job.uniqueKey
+    if key is not None and job.status in WAITING \
+            and maps.find_unique(key) is None:
+        problem('waits but does not hold its unique key %r' % key,
+                lambda: maps.hold_unique(job))
     if job.status == PROCESSING and not _unfolded(maps, job):
         problem('processing under %s, whose worker record does not list '
                 'it' % job.owner,
@@ -207,6 +213,16 @@ def _queue_wanted(maps, key):
     return job is not None and job.queueKey == key
 
 
+def _unique_wanted(maps, key):
+    return maps.find_unique(key) is not None \
+        and maps.jobs[maps.unique[key]].uniqueKey == key
+
+
+def _unique_entries(maps, cursor):
+    tree = getattr(maps.service, '_unique', None)
+    return iter(()) if tree is None else _after(tree, cursor)
+
+
 def _schedule_wanted(maps, key):
     job = maps.jobs.get(key[1])
     return job is not None and job.scheduledFor == key[0]
@@ -228,6 +244,8 @@ _ORPHAN_STEPS = (
                  _queue_wanted, lambda maps, key: maps.queue.remove(key)),
     _orphan_step('schedule', lambda maps, c: _after(maps.schedule, c),
                  _schedule_wanted, lambda maps, key: maps.schedule.pop(key)),
+    _orphan_step('unique key', _unique_entries, _unique_wanted,
+                 lambda maps, key: maps.unique.pop(key)),
 )
 
 

@@ -138,8 +138,14 @@ class TaskService(Contained, persistent.Persistent):
     # -- adding and changing jobs ----------------------------------------
 
     def add(self, task, input=None, startLater=False, *, priority=0,
-            at=None, beginBy=None, retryPolicy=None, now=None):
+            at=None, beginBy=None, uniqueKey=None, retryPolicy=None,
+            now=None):
         """See ITaskService."""
+        uniqueKey = options.check_unique_key(uniqueKey)
+        if uniqueKey is not None:
+            waiting = self._maps().find_unique(uniqueKey)
+            if waiting is not None:
+                return waiting
         self._check_new_job(task, input)
         priority = options.check_priority(priority)
         now = clock.now() if now is None else now
@@ -153,6 +159,8 @@ class TaskService(Contained, persistent.Persistent):
             job.priority = priority
         if deadline is not None:
             job.deadline = deadline
+        if uniqueKey is not None:
+            job.uniqueKey = uniqueKey
         if startLater:
             job.status = STARTLATER
         elif start is not None and start > now:
@@ -160,7 +168,13 @@ class TaskService(Contained, persistent.Persistent):
         maps.insert(job, now)
         if job.status == DELAYED:
             maps.schedule_at(job, start)
+        if uniqueKey is not None:
+            maps.hold_unique(job)
         return job.id
+
+    def findUnique(self, uniqueKey):
+        """See ITaskService."""
+        return self._maps().find_unique(uniqueKey)
 
     def addCronJob(self, task, input=None, minute=(), hour=(),
                    dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
@@ -234,6 +248,9 @@ class TaskService(Contained, persistent.Persistent):
         job.clearOutcome()
         job.attempts = 0
         maps.wait(job, QUEUED, clock.now() if now is None else now)
+        if job.uniqueKey is not None \
+                and maps.find_unique(job.uniqueKey) is None:
+            maps.hold_unique(job)
         return True
 
     def delete(self, jobid):
