@@ -34,7 +34,6 @@ from zodbtasks import options
 from zodbtasks import processor
 from zodbtasks import reindex
 from zodbtasks import runner
-from zodbtasks import startup
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
@@ -48,8 +47,8 @@ from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.job import Job
 from zodbtasks.jobmaps import JobMaps
-from zodbtasks.keys import AGING_STEP
 from zodbtasks.queue import BTreeQueue
+from zodbtasks.settings import ServiceSettings
 
 #: How many jobs one transaction of clean(), cancelAll() or
 #: rebuildIndex() touches.
@@ -57,14 +56,10 @@ BATCH_SIZE = 1000
 
 
 @zope.interface.implementer(interfaces.ITaskService)
-class TaskService(Contained, persistent.Persistent):
+class TaskService(ServiceSettings, Contained, persistent.Persistent):
     """See ITaskService."""
 
     taskInterface = interfaces.ITask
-    pollInterval = 1.0
-    leaseTimeout = 60.0
-    _maxInputSize = None
-    _agingStep = AGING_STEP
 
     def __init__(self):
         super().__init__()
@@ -358,39 +353,6 @@ class TaskService(Contained, persistent.Persistent):
                    if self.cancel(jobid))
 
     # -- workers ---------------------------------------------------------
-
-    @property
-    def agingStep(self):
-        """See ITaskService."""
-        return self._agingStep
-
-    @agingStep.setter
-    def agingStep(self, step):
-        self._agingStep = options.check_aging_step(step)
-
-    @property
-    def maxInputSize(self):
-        """See ITaskService: set on the service, or the product-config
-        ``max-input-size``, or 1048576."""
-        if self._maxInputSize is not None:
-            return self._maxInputSize
-        return startup.max_input_size()
-
-    @maxInputSize.setter
-    def maxInputSize(self, size):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError('maxInputSize must be a number of bytes >= 1, '
-                             'not %r' % (size,))
-        self._maxInputSize = size
-
-    @maxInputSize.deleter
-    def maxInputSize(self):
-        self._maxInputSize = None
-
-    @property
-    def heartbeatInterval(self):
-        """See ITaskService."""
-        return self.leaseTimeout / 4.0
 
     def workers(self, now=None):
         """See ITaskService."""
