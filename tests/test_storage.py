@@ -6,6 +6,7 @@ import os
 import threading
 import time
 
+import persistent
 import pytest
 import transaction
 from ZODB.POSException import ConflictError
@@ -95,7 +96,7 @@ def test_a_claim_that_detached_a_cached_object_loses_no_index_write(
     assert _index_matches_jobs(db, service._p_oid) == []
 
 
-def test_a_job_whose_commit_failed_is_an_error_and_the_index_holds(
+def test_a_job_whose_commit_failed_runs_again_on_a_reset_connection(
         db, service, tasks, quiet, stale_oid, monkeypatch):
     jobid = service.add('echo', 'x')
     transaction.commit()
@@ -107,13 +108,42 @@ def test_a_job_whose_commit_failed_is_an_error_and_the_index_holds(
         real_execute(service, tm, jobid, now, owner)
         service.jobs[jobid].output = testing.Folder()
     monkeypatch.setattr(runner, '_execute', execute_making_an_object)
-    stale_oid(proc)
+    handed = stale_oid(proc)
     runner.run_job(proc.service, proc.tm, jobid, 0, 'w1')
+    assert handed  # the first commit failed ("A different object ...")
+    runner.fold(proc.service, proc.tm, 'w1')
+    with testing.open_service(db, service._p_oid) as (_, _, fresh):
+        job = fresh.jobs[jobid]
+        assert job.status == COMPLETED and job.error is None
+    assert _index_matches_jobs(db, service._p_oid) == []
+
+
+class _Unstorable(persistent.Persistent):
+    def __getstate__(self):
+        raise RuntimeError('this object cannot be stored')
+
+
+def test_a_job_whose_commit_fails_twice_is_an_error_and_the_index_holds(
+        db, service, tasks, quiet, monkeypatch):
+    jobid = service.add('echo', 'x')
+    transaction.commit()
+    proc = _processor(db, service)
+    assert runner.claim(proc.service, proc.tm, 0, 5, 'w1') == [jobid]
+    real_execute = runner._execute
+    runs = []
+
+    def execute_storing_the_unstorable(service, tm, jobid, now, owner):
+        runs.append(jobid)
+        real_execute(service, tm, jobid, now, owner)
+        service.jobs[jobid].output = _Unstorable()
+    monkeypatch.setattr(runner, '_execute', execute_storing_the_unstorable)
+    runner.run_job(proc.service, proc.tm, jobid, 0, 'w1')
+    assert runs == [jobid, jobid]
     runner.fold(proc.service, proc.tm, 'w1')
     with testing.open_service(db, service._p_oid) as (_, _, fresh):
         job = fresh.jobs[jobid]
         assert job.status == ERROR
-        assert 'A different object already has the same oid' in job.error
+        assert 'this object cannot be stored' in job.error
     assert _index_matches_jobs(db, service._p_oid) == []
 
 

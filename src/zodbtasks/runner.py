@@ -101,9 +101,9 @@ def run_job(service, tm, jobid, now=None, owner=None, stop=None):
     """
     owner = owner or worker_id()
     try:
-        run_through_outages(service, tm, jobid, now, owner, stop)
+        _run_resetting_once(service, tm, jobid, now, owner, stop)
     except storage.CommitFailed as exc:
-        logger.error('job %s: its commit failed', jobid, exc_info=exc)
+        logger.error('job %s: its commit failed again', jobid, exc_info=exc)
         storage.reset_connection(service._p_jar)
         _record_failure(service, tm, jobid, now, str(exc),
                         traceback_module.format_exc())
@@ -121,6 +121,20 @@ def run_job(service, tm, jobid, now=None, owner=None, stop=None):
         _record_failure(service, tm, jobid, now,
                         '%s: %s' % (type(exc).__name__, exc),
                         traceback_module.format_exc())
+
+
+def _run_resetting_once(service, tm, jobid, now, owner, stop):
+    """Run the job; when its commit failed for another reason than a
+    conflict or an outage (which can leave detached objects in the
+    connection's cache, see ``zodbtasks.storage``), reset the connection
+    and run it once more: a second failure is the job's (CommitFailed)."""
+    try:
+        return run_through_outages(service, tm, jobid, now, owner, stop)
+    except storage.CommitFailed as exc:
+        logger.warning('job %s: its commit failed (%s); running it again '
+                       'on a reset connection', jobid, exc)
+        storage.reset_connection(service._p_jar)
+    return run_through_outages(service, tm, jobid, now, owner, stop)
 
 
 def run_through_outages(service, tm, jobid, now, owner, stop=None):

@@ -159,7 +159,8 @@ def test_indexes_match_the_jobs_after_a_kill_and_a_zeo_restart(
         workers, zeo_service, zeo_server):
     jobs, survivors, victim = kill_one_and_restart_zeo(
         workers, zeo_service, zeo_server)
-    assert [job for job in jobs if job.status != COMPLETED] == []
+    assert [(job.id, job.status, job.attempts, job.error) for job in jobs
+            if job.status != COMPLETED] == []
     assert [job for job in jobs if job.input['value'] != 1] == []
     for worker in survivors:
         assert workers.stop(worker) == 0
