@@ -335,3 +335,21 @@ def test_release_worker_jobs(service, tasks):
     assert Dispatch(service).releaseWorkerJobs('w1') == 3
     assert [service.getStatus(i) for i in ids] == [QUEUED] * 3
     assert Dispatch(service).releaseWorkerJobs('nobody') == 0
+
+
+def test_a_heartbeat_after_retiring_leaves_no_record(service, tasks):
+    """The heartbeat thread may beat once more after its processor
+    retired the worker: that beat must not make the record again (a
+    stopped worker was left listed, alive, with no jobs)."""
+    service.add('echo')
+    _commit_and_process_as(service, 'w1')
+    tm = _tm(service)
+    assert transactions.in_transaction(tm, lambda: Dispatch(service).retire('w1'))
+    assert transactions.in_transaction(
+        tm, lambda: Dispatch(service).heartbeat('w1', 200.0)) is False
+    assert service.workers() == []
+
+
+def _commit_and_process_as(service, owner):
+    transaction.commit()
+    runner.drain(service, now=100.0, owner=owner)

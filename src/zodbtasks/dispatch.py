@@ -97,8 +97,16 @@ class Dispatch:
         return len(leftovers)
 
     def heartbeat(self, owner, now):
-        """See IJobDispatch."""
-        self.maps.record(owner, now).heartbeat = now
+        """See IJobDispatch.
+
+        Only a worker that has a record (it claimed jobs) is renewed: a
+        heartbeat never makes one, so that a beat after the worker retired
+        (or after a sweeper dropped it) leaves nothing behind."""
+        record = self.maps.workers.get(owner)
+        if record is None:
+            return False
+        record.heartbeat = now
+        return True
 
     def retire(self, owner):
         """See IJobDispatch."""

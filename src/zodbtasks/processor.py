@@ -125,6 +125,7 @@ class Processor(threading.Thread):
             while not self.stopping:
                 self._wake_event.clear()
                 self._iterate()
+            self.heartbeat.stop()  # no beat after the record is gone
             self._retire()
         finally:
             wakeup.unsubscribe(self.db, self.serviceOid, self.wake)

@@ -68,7 +68,8 @@ class IJobDispatch(zope.interface.Interface):
         return how many."""
 
     def heartbeat(owner, now):
-        """Record that worker ``owner`` is alive at ``now``."""
+        """Record that worker ``owner`` is alive at ``now``, when it has a
+        record (it claimed jobs); return whether it had one."""
 
     def retire(owner):
         """Forget worker ``owner`` (folding what it finished) unless it
