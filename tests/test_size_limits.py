@@ -91,3 +91,19 @@ def test_a_bigger_result_ends_the_job_in_error_and_aborts_its_effects(
     assert error.endswith('bytes, limit 1000')
     assert service.getResult(jobid) is None
     assert 'touched' not in site
+
+
+def test_a_huge_result_is_refused_in_bounded_memory(service, site, quiet):
+    import tracemalloc
+    huge = ['%08d' % number for number in range(3 * 10 ** 6)]  # ~50 MB
+    testing.register_task('huge', lambda input: huge)
+    jobid = service.add('huge')
+    transaction.commit()
+    tracemalloc.start()
+    try:
+        service.process()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert service.getError(jobid).startswith('result too large: ')
+    assert peak < 20 * 2 ** 20, peak

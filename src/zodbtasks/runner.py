@@ -183,11 +183,13 @@ def _execute(service, tm, jobid, now, owner):
                        'job\'s status', job.task, jobid)
     limit = service.maxInputSize
     if not limits.surely_fits(output, limit):
-        check_picklable(output, 'result of job %s (task %r)'
-                        % (jobid, job.task))
+        # The size first: it is measured in bounded memory, while the
+        # check of what cannot be stored pickles the whole value.
         too_large = limits.result_too_large(output, limit)
         if too_large:
             raise ResultTooLarge(too_large)  # the task's effects abort
+        check_picklable(output, 'result of job %s (task %r)'
+                        % (jobid, job.task))
     Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), output=output)
 
