@@ -102,13 +102,17 @@ class JobMaps:
     def unique(self):
         """uniqueKey -> id of the waiting job that holds it (made on first
         use: services of 0.1 have none)."""
-        if getattr(self.service, '_unique', None) is None:
+        if self.unique_tree() is None:
             self.service._unique = OOBTree()
         return self.service._unique
 
+    def unique_tree(self):
+        """The unique keys' tree, or None while none was ever held."""
+        return getattr(self.service, '_unique', None)
+
     def find_unique(self, key):
         """The id of the waiting job holding ``key``, or None."""
-        tree = getattr(self.service, '_unique', None)
+        tree = self.unique_tree()
         jobid = tree.get(key) if tree is not None else None
         job = self.jobs.get(jobid) if jobid is not None else None
         return jobid if job is not None and job.status in WAITING else None
@@ -121,7 +125,7 @@ class JobMaps:
     def forget_unique(self, job):
         """``job`` no longer waits: a new job may take its key."""
         if job.uniqueKey is not None:
-            tree = getattr(self.service, '_unique', None)
+            tree = self.unique_tree()
             if tree is not None and tree.get(job.uniqueKey) == job.id:
                 del tree[job.uniqueKey]
 
@@ -311,13 +315,17 @@ class JobMaps:
                 finished += 1
         return finished
 
+    def listed(self, job):
+        """Whether the record of ``job``'s owner lists it: it runs, or it
+        finished and is unfolded."""
+        record = self.workers.get(job.owner) if job.owner else None
+        return record is not None and job.id in record.jobs
+
     def settle(self, job):
         """Fold ``job`` now if it finished but is unfolded (before it is
         changed from outside a processor)."""
-        record = self.workers.get(job.owner) if job.owner else None
-        if record is not None and job.id in record.jobs \
-                and job.status != PROCESSING:
-            record.jobs.remove(job.id)
+        if job.status != PROCESSING and self.listed(job):
+            self.workers[job.owner].jobs.remove(job.id)
             self.index_finished(job)
 
     def running(self, record):

@@ -3,16 +3,18 @@ which are an order only (``ready_key``: the place of a ready job, by the
 time it became ready and its priority).
 
 Design note: until 0.1 the queue's order key was the enqueue time in
-milliseconds (``oldestWaiting`` decoded it), so the order of the queue
-could not be anything but FIFO by time.  Order keys are now opaque: a key
-is the greatest key so far plus one plus a few random bits, so appenders
-working from the same (possibly stale) view of the queue rarely pick the
-same key (a collision is a conflict, and the losing transaction retries
-with a new key).  The enqueue time is kept on the job (``enqueued``).
-Keys of one *band* lie in ``[band * BAND, (band + 1) * BAND)``: a queue
-ordered by priority, or split into shards, maps them to bands; every key
-so far is in band 0, which also holds the queue keys of databases made by
-0.1 (time-derived keys below 2**53).
+milliseconds, and ``oldestWaiting`` decoded it, so the queue could only be
+FIFO by time.  Now the job-state layer chooses a job's place
+(``ready_key``: the time it became ready plus its priority times the
+service's ``agingStep``, or a band per priority when priorities are
+strict) and nothing decodes a key; the enqueue time is kept on the job
+(``enqueued``).  Keys of one *band* lie in ``[band * BAND, (band + 1) *
+BAND)``; band 0 holds the aging order and the queue keys of databases made
+by 0.1, which were the same kind of time-derived keys.  ``BTreeQueue``
+takes the first free key from a job's place, so that jobs placed at one
+millisecond keep their order; two transactions choosing one key conflict,
+and the loser retries.  ``next_order_key`` (the greatest key so far plus
+one plus a few random bits) serves zc.queue's ``put``, which appends.
 """
 import random
 

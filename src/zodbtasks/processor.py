@@ -104,16 +104,13 @@ class Processor(threading.Thread):
     def stopping(self):
         return self._stop_event.is_set()
 
-    def tick(self, now, stamp=None):
-        """See IProcessor.
-
-        ``stamp`` is the time the runner stamps jobs with and sees as now
-        when claiming; None (the thread's case): the clock at each step.
-        """
+    def tick(self, now):
+        """See IProcessor.  ``now`` decides whether to sweep; the runner
+        stamps jobs with the clock at each step."""
         if self.leftovers:
             self._release_leftovers()
         self._sweep_now_and_then(now)
-        return runner.drain(self.service, now=stamp, stop=self._stop_event,
+        return runner.drain(self.service, stop=self._stop_event,
                             tm=self.tm, owner=self.owner, batch=self.batch)
 
     def run(self):

@@ -13,9 +13,9 @@ implements zc.queue's ``IQueue`` and keeps its conflict rule: two
 transactions pulling the same item conflict (the BTree refuses to merge
 two deletions of one key), so exactly one of them gets it.
 
-The keys are an order, not times: nothing decodes them.  Until 0.1 they
-were the enqueue time; such keys still sort (band 0) and are simply
-followed by new ones.
+The keys are an order, not times: nothing decodes them.  The job-state
+layer places each job (``insert`` at ``zodbtasks.keys.ready_key``); keys
+written by 0.1 (the enqueue time) sort among them in band 0.
 """
 import random
 

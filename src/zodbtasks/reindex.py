@@ -84,11 +84,6 @@ def _repair_jobs(maps, cursor, batch, repair):
     return fixed, cursor
 
 
-def _unfolded(maps, job):
-    record = maps.workers.get(job.owner) if job.owner else None
-    return record is not None and job.id in record.jobs
-
-
 class _Problems(list):
     """The problems found for one job; each is repaired at once when
     ``repair`` is set."""
@@ -106,7 +101,7 @@ class _Problems(list):
 def _job_problems(maps, job, repair):
     problem = problems = _Problems(job, repair)
     index, jobid = maps.index, job.id
-    unfolded = _unfolded(maps, job) and job.status != PROCESSING
+    unfolded = maps.listed(job) and job.status != PROCESSING
     expected = PROCESSING if unfolded else job.status
     for status in STATUSES:
         inside = jobid in index.by_status.sets.get(status, ())
@@ -149,7 +144,7 @@ def _place_problems(maps, job, problem):
             and maps.find_unique(key) is None:
         problem('waits but does not hold its unique key %r' % key,
                 lambda: maps.hold_unique(job))
-    if job.status == PROCESSING and not _unfolded(maps, job):
+    if job.status == PROCESSING and not maps.listed(job):
         problem('processing under %s, whose worker record does not list '
                 'it' % job.owner,
                 lambda: maps.record(job.owner, 0.0).jobs.add(jobid))
@@ -192,7 +187,7 @@ def _status_wanted(maps, key):
     job = maps.jobs.get(jobid)
     if job is None:
         return False
-    unfolded = _unfolded(maps, job) and job.status != PROCESSING
+    unfolded = maps.listed(job) and job.status != PROCESSING
     return status == (PROCESSING if unfolded else job.status)
 
 
@@ -219,7 +214,7 @@ def _unique_wanted(maps, key):
 
 
 def _unique_entries(maps, cursor):
-    tree = getattr(maps.service, '_unique', None)
+    tree = maps.unique_tree()
     return iter(()) if tree is None else _after(tree, cursor)
 
 
