@@ -117,8 +117,27 @@ def _submit(driver, fields):
 
 
 def _job_id(driver):
+    """The id of the job the form just added.  The click on "save" may
+    return before the browser has followed the redirect: wait (bounded)
+    for the job's page, and fail with the form's errors if it shows
+    them."""
+    from selenium.webdriver.common.by import By
+
+    from selenium.common.exceptions import WebDriverException
+
+    def settled():
+        if re.search(r'/jobs/(\d+)$', driver.current_url):
+            return True
+        try:  # the old page may go away while it is read
+            return any(element.text.strip() for element in
+                       driver.find_elements(By.CLASS_NAME, 'zt-field-error'))
+        except WebDriverException:
+            return False
+    _wait_for(settled, 'the form to be saved')
     match = re.search(r'/jobs/(\d+)$', driver.current_url)
-    assert match, driver.current_url
+    assert match, (driver.current_url, [
+        element.text for element in
+        driver.find_elements(By.CLASS_NAME, 'zt-field-error')])
     return match.group(1)
 
 
