@@ -51,7 +51,10 @@ class Dispatch:
             maps.fold(record)
             if now - record.heartbeat >= self.service.heartbeatInterval / 2:
                 record.heartbeat = now
+        maps.work(now)
         claimed = []
+        if maps.holds.paused():
+            return claimed
         for key in maps.due(now, limit):
             job = maps.take_due(key, now)
             if job is not None:
@@ -73,10 +76,13 @@ class Dispatch:
         self.maps.finish(job, now, output, error, traceback)
         return True
 
-    def foldJobs(self, owner):
+    def foldJobs(self, owner, now=None):
         """See IJobDispatch."""
         record = self.maps.workers.get(owner)
-        return self.maps.fold(record) if record is not None else 0
+        folded = self.maps.fold(record) if record is not None else 0
+        if now is not None:
+            self.maps.work(now)
+        return folded
 
     def releaseJob(self, jobid):
         """See IJobDispatch."""
@@ -139,6 +145,7 @@ class Dispatch:
                 maps.lost(job, message, now)
                 handled += 1
             del maps.workers[owner]
+        maps.work(now)
         return handled
 
     def setProgress(self, jobid, fraction, message=None):

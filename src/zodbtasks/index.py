@@ -114,13 +114,25 @@ class JobIndex(persistent.Persistent):
 
     # -- keeping it in step ---------------------------------------------------
 
+    #: Tag -> ids of the jobs carrying it (made for the first tagged job:
+    #: indexes of 0.1 have none).
+    by_tag = None
+
     def add(self, job):
         self.by_status.add(job.status, job.id)
         self.by_task.add(job.task, job.id)
+        if job.tags:
+            if self.by_tag is None:
+                self.by_tag = _Groups()
+            for tag in job.tags:
+                self.by_tag.add(tag, job.id)
 
     def remove(self, job):
         self.by_status.remove(job.status, job.id)
         self.by_task.remove(job.task, job.id)
+        if job.tags and self.by_tag is not None:
+            for tag in job.tags:
+                self.by_tag.remove(tag, job.id)
         self.set_time(self.started, job.id, job.started, None)
         self.set_time(self.completed, job.id, job.completed, None)
 
@@ -145,6 +157,15 @@ class JobIndex(persistent.Persistent):
         return {task: self.by_task.count(task)
                 for task in self.by_task.values()}
 
+    def tags(self):
+        """The tags of the jobs, sorted."""
+        return self.by_tag.values() if self.by_tag is not None else []
+
+    def count_by_status_and_task(self, status, task):
+        """How many jobs of ``task`` have ``status`` (an intersection of
+        two sets: for operator views, not for claims)."""
+        return self._filter(status, task)[1]
+
     def ids_by_status(self, status):
         return self.by_status.ids(status)
 
@@ -160,13 +181,14 @@ class JobIndex(persistent.Persistent):
         return ids
 
     def query(self, jobs, status=None, task=None, sort_on='id',
-              reverse=True, start=0, size=50):
-        """(total, ids of one page) of the jobs matching ``status`` and
-        ``task`` (None: any), sorted on ``sort_on`` (one of SORT_KEYS)."""
+              reverse=True, start=0, size=50, tag=None):
+        """(total, ids of one page) of the jobs matching ``status``,
+        ``task`` and ``tag`` (None: any), sorted on ``sort_on`` (one of
+        SORT_KEYS)."""
         if sort_on not in SORT_KEYS:
             raise ValueError('cannot sort jobs on %r; sort on one of %s'
                              % (sort_on, ', '.join(SORT_KEYS)))
-        candidates, total = self._filter(status, task)
+        candidates, total = self._filter(status, task, tag)
         ordered = self._ordered(jobs, candidates, sort_on, reverse)
         return total, list(itertools.islice(ordered, start, start + size))
 
@@ -181,19 +203,21 @@ class JobIndex(persistent.Persistent):
             counts[min(slot, minutes - 1)] += 1
         return counts
 
-    def _filter(self, status, task):
+    def _filter(self, status, task, tag=None):
         """(set of matching ids or None for all, how many match)."""
-        if status is None and task is None:
+        groups = [(group, value) for group, value in (
+            (self.by_status, status), (self.by_task, task),
+            (self.by_tag or _Groups(), tag)) if value is not None]
+        if not groups:
             return None, sum(self.count_by_status().values())
         empty = LLTreeSet()
-        if task is None:
-            return self.by_status.sets.get(status, empty), \
-                self.by_status.count(status)
-        if status is None:
-            return self.by_task.sets.get(task, empty), \
-                self.by_task.count(task)
-        both = intersection(self.by_status.sets.get(status, empty),
-                            self.by_task.sets.get(task, empty))
+        if len(groups) == 1:
+            group, value = groups[0]
+            return group.sets.get(value, empty), group.count(value)
+        both = None
+        for group, value in groups:
+            ids = group.sets.get(value, empty)
+            both = ids if both is None else intersection(both, ids)
         if SENTINEL in both:
             both.remove(SENTINEL)
         return both, len(both)

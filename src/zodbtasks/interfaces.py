@@ -22,14 +22,16 @@ CANCELLED = 'cancelled'
 DELAYED = 'delayed'
 CRONJOB = 'cronjob'
 STARTLATER = 'startlater'
+#: Waits for other jobs (``after``, ``afterTag``, ``afterTask``).
+BLOCKED = 'blocked'
 
 #: Every status a job can have, in the order the UI lists them.
 STATUSES = (QUEUED, PROCESSING, COMPLETED, ERROR, CANCELLED, DELAYED,
-            CRONJOB, STARTLATER)
+            CRONJOB, STARTLATER, BLOCKED)
 #: Statuses of jobs that will not run again; ``clean()`` removes them.
 FINISHED = (CANCELLED, ERROR, COMPLETED)
 #: Statuses of jobs that have not started; ``cancelAll()`` cancels them.
-WAITING = (QUEUED, DELAYED, CRONJOB, STARTLATER)
+WAITING = (QUEUED, DELAYED, CRONJOB, STARTLATER, BLOCKED)
 #: Columns ``queryJobs`` (and the Jobs tab) can sort on.
 SORT_KEYS = ('id', 'task', 'status', 'started', 'completed')
 
@@ -304,9 +306,9 @@ class IReadTaskService(zope.interface.Interface):
         sequence (iterating and slicing load only what they use)."""
 
     def queryJobs(status=None, task=None, sortOn='id', reverse=True,
-                  start=0, size=50):
-        """``(total, jobs)``: how many jobs match ``status`` and ``task``
-        (None: any), and the page ``start:start+size`` of them sorted on
+                  start=0, size=50, tag=None):
+        """``(total, jobs)``: how many jobs match ``status``, ``task`` and
+        ``tag`` (None: any), and the page ``start:start+size`` of them sorted on
         ``sortOn`` ('id' (creation), 'task', 'status', 'started' or
         'completed'; jobs without that time come after the others), newest
         or greatest first when ``reverse``.  Loads only the page's jobs.
@@ -350,7 +352,9 @@ class IWriteTaskService(zope.interface.Interface):
     """
 
     def add(task, input=None, startLater=False, *, priority=0, at=None,
-            beginBy=None, uniqueKey=None, retryPolicy=None, now=None):
+            beginBy=None, after=(), tag=(), afterTag=(), afterTask=(),
+            onDependencyFailure='wait', serializationTag=None,
+            uniqueKey=None, retryPolicy=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -365,24 +369,43 @@ class IWriteTaskService(zope.interface.Interface):
         (queued, delayed or startlater), ``add`` returns its id and creates
         nothing; once it started, a new job is made.  Exact across
         processes: two transactions adding one key conflict.
+        ``after`` (job ids), ``afterTag`` (tags) and ``afterTask`` (task
+        names): the job is ``blocked`` until each job in ``after`` has
+        finished and no *other* job carrying one of the tags or of one of
+        the tasks is waiting, blocked, running or failed (jobs added later
+        count, as in CMFActivity); ``tag`` labels the job.
+        ``onDependencyFailure``: when something it waits for ends in
+        ``error`` or is cancelled (or deleted before it finished), 'wait'
+        (stay blocked until it is retried to success or deleted), 'run'
+        (run anyway) or 'cancel' (cancelled, with the reason as its
+        error; its own dependents then apply their policies).
+        ``serializationTag``: at most one job with that tag runs at any
+        moment, in all processes; the others stay queued in their order.
         ``retryPolicy`` (a zodbtasks.retry.RetryPolicy) says how it is
         retried when its worker is lost or, if asked, when its task fails;
-        a retried job keeps its priority.  Raises UnknownTaskError for a
+        a retried job keeps its priority and tags.  Raises UnknownTaskError for a
         task name that is not registered, InputError for an input that
-        cannot be stored, ValueError for a priority that is not a whole
-        number and ScheduleError for a naive datetime or a time after year
+        cannot be stored, LookupError for an unknown id in ``after``,
+        ValueError for a priority that is not a whole number, a tag that
+        is not a non-empty string or an unknown policy, and ScheduleError for a naive datetime or a time after year
         9999; no job is created then.  ``now`` is the creation time.
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
                    month=(), dayOfWeek=(), delay=None, cron=None,
-                   timezone=None, now=None):
+                   timezone=None, now=None, *, priority=0, tag=(),
+                   serializationTag=None):
         """Add a cron job (status ``cronjob``) or, with ``delay``, a delayed
         job (status ``delayed``) and return its id.
 
         The schedule is validated now (ScheduleError; see ICronJob, and
         no schedule at all means every minute); its first run is computed
-        from the processor's ``now`` when a processor first sees the job.  Raises UnknownTaskError and InputError as ``add`` does.
+        from the processor's ``now`` when a processor first sees the job.
+        ``priority``, ``tag`` and ``serializationTag`` as for ``add``: a
+        run of a cron job with a serialization tag waits (it is tried
+        again every second) while another job with the tag runs, and a
+        repeating cron job holds its tags only while it runs.  Raises
+        UnknownTaskError and InputError as ``add`` does.
         """
 
     def updateCronJob(jobid, task, input=None, minute=(), hour=(),
@@ -457,7 +480,65 @@ class IWriteTaskService(zope.interface.Interface):
         ends within one poll interval (after its current job)."""
 
 
-class ITaskService(IReadTaskService, IWriteTaskService, IContained):
+class IActivities(zope.interface.Interface):
+    """Pausing, limits and explanations, shared by every process (each
+    claim reads them)."""
+
+    def pause(task=None):
+        """Stop claiming jobs of the whole service, or of ``task``, in
+        every process (running jobs finish); see ``resume``."""
+
+    def resume(task=None):
+        """Claim again what ``pause`` stopped; held jobs keep their
+        order."""
+
+    def isPaused(task=None):
+        """Whether the service (or ``task``) is paused."""
+
+    def pausedTasks():
+        """The names of the paused tasks, sorted."""
+
+    def setTaskLimit(task, maxRunning=None, perMinute=None):
+        """At most ``maxRunning`` jobs of ``task`` run at once (strict,
+        across processes) and at most ``perMinute`` start in any minute;
+        None: no limit (both None: the limit is removed).  A job held
+        back is not failed and counts no attempt.  ValueError for a
+        negative or non-integer limit, UnknownTaskError for a task that
+        is not registered."""
+
+    def getTaskLimits(now=None):
+        """task -> {'maxRunning', 'perMinute', 'running',
+        'startedLastMinute', 'held'} for the tasks that have limits."""
+
+    def getWaitReason(jobid, now=None):
+        """A sentence saying why the job waits, e.g. "waits for job 123
+        (processing)", "waits for 3 jobs tagged 'reindex'", "not before
+        2026-12-01 12:00:00 UTC", "serialized behind job 456 (tag
+        'order-7')", "task 'mail' is paused"; None when it does not
+        wait (it runs or finished)."""
+
+    def getWaitChain(jobid, now=None):
+        """(id, task, status, wait reason) of the job and of the jobs it
+        waits for, one behind the other, down to one that does not wait
+        for another job (at most 20)."""
+
+    def getDependents(jobid):
+        """The ids of the blocked jobs that watch this job (those that
+        are released or re-checked when it ends)."""
+
+    def countActivities():
+        """Job counts by task, status, priority and worker (the worker
+        only for ``processing``), as dicts with those keys and
+        ``count``; completed jobs are left out.  Scans the jobs of each
+        status (up to 50,000; beyond, the rest are counted by task with
+        priority None): for operators, not for claims."""
+
+    def countByPriority():
+        """priority -> how many jobs wait (not running or completed)."""
+
+
+class ITaskService(IReadTaskService, IWriteTaskService, IActivities,
+                   IContained):
     """A persistent service holding jobs and their queues (lovely names).
 
     Usually stored in a site's site manager (``sm['default'][name]``) and

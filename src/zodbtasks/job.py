@@ -11,6 +11,7 @@ import io
 import pickle
 
 import persistent
+from ZODB.POSException import ConflictError
 import zope.interface
 
 from zodbtasks import interfaces
@@ -54,6 +55,24 @@ class Job(persistent.Persistent):
     deadline = None
     #: While the job waits, add() with this key returns the job's id.
     uniqueKey = None
+    #: Dependencies (see zodbtasks.dependencies): ids of jobs to wait for,
+    #: the job's own tags, the tags and tasks whose jobs it waits for.
+    after = ()
+    tags = ()
+    afterTag = ()
+    afterTask = ()
+    onDependencyFailure = 'wait'
+    #: At most one job with this tag runs at any moment.
+    serializationTag = None
+    #: How many of ``after`` are known to be done (they stay done).
+    afterCursor = 0
+    #: While blocked: the id of the job it watches.
+    waitsOn = None
+    #: Whether a blocked job watches (or watched) this one.
+    watched = False
+    #: While held back (zodbtasks.holds): the gate and the queue key.
+    parkedOn = None
+    parkKey = None
     #: The status a job waits in before it runs.
     waiting_status = interfaces.QUEUED
     #: Whether a due scheduled run is claimed at once (else the job joins
@@ -78,6 +97,18 @@ class Job(persistent.Persistent):
         return {name: value
                 for name, value in super().__getstate__().items()
                 if value is not None or getattr(cls, name, 0) is not None}
+
+    def _p_resolveConflict(self, old, committed, new):
+        """Merge a registration of a watcher (which writes only
+        ``watched``) with a change that came after it; any other pair of
+        changes conflicts (two claims of one job must)."""
+        ours, theirs = _changed(old, new), _changed(old, committed)
+        if theirs <= {'watched'}:
+            return dict(new, watched=True)
+        if ours <= {'watched'} and 'status' not in theirs:
+            return dict(committed, watched=True)
+        raise ConflictError(
+            'job %s changed in two transactions' % old.get('id'))
 
     def recordFailure(self, message, traceback_text=None):
         """Keep a failure's message and its (size-capped) traceback."""
@@ -226,6 +257,19 @@ class CronJob(Job):
             return False
         self.cancelRequested = True
         return True
+
+
+def _changed(old, state):
+    """The names of the attributes that differ between two states."""
+    missing = object()
+    names = set()
+    for name in set(old) | set(state):
+        try:
+            if old.get(name, missing) != state.get(name, missing):
+                names.add(name)
+        except Exception:  # values that cannot be compared differ
+            names.add(name)
+    return names
 
 
 def cap_text(text, limit=TRACEBACK_LIMIT):

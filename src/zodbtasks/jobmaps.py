@@ -28,7 +28,12 @@ outside a processor.
 from BTrees.OOBTree import OOBTree
 
 from zodbtasks import clock
+from zodbtasks import dependencies
 from zodbtasks import wakeup
+from zodbtasks.dependencies import Dependencies
+from zodbtasks.holds import Holds
+from zodbtasks.interfaces import BLOCKED
+from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
@@ -39,6 +44,9 @@ from zodbtasks.keys import ready_key
 from zodbtasks.keys import time_ordered_key
 from zodbtasks.job import Next
 from zodbtasks.workers import WorkerRecord
+
+#: Seconds after which a due cron job that was held back is tried again.
+HELD_CRON_RETRY = 1.0
 
 
 class JobMaps:
@@ -51,6 +59,8 @@ class JobMaps:
         self.schedule = service._schedule
         self.index = service._index
         self.progress = service._progress
+        self.deps = Dependencies(self)
+        self.holds = Holds(self)
 
     @property
     def workers(self):
@@ -68,6 +78,7 @@ class JobMaps:
         """Store a new job and let it wait in its status."""
         self.jobs[job.id] = job
         self.index.add(job)
+        self.deps.changed(job, None, job.status)
         if job.status != job.waiting_status:
             return
         self.enqueue(job, now)
@@ -79,6 +90,7 @@ class JobMaps:
         self.forget_unique(job)
         del self.jobs[job.id]
         self.index.remove(job)
+        self.deps.changed(job, job.status, None)
         self.progress.pop(job.id, None)
 
     def change_task(self, job, task):
@@ -93,8 +105,11 @@ class JobMaps:
         if job.status != status:
             if status not in WAITING:
                 self.forget_unique(job)
-            self.index.move(job.id, job.status, status)
-            job.status = status
+            old, job.status = job.status, status
+            self.index.move(job.id, old, status)
+            self.deps.changed(job, old, status)
+            if old == PROCESSING:
+                self.holds.ended(job)
 
     # -- unique keys: one waiting job per key --------------------------------
 
@@ -150,6 +165,8 @@ class JobMaps:
         wakeup.notify_after_commit(self.service)
 
     def unqueue(self, job):
+        if job.parkedOn is not None:
+            self.holds.unpark(job)
         if job.queueKey is not None:
             if self.queue.get(job.queueKey) == job.id:
                 self.queue.remove(job.queueKey)
@@ -182,9 +199,11 @@ class JobMaps:
     # -- reading ---------------------------------------------------------
 
     def next_scheduled_time(self):
-        if not self.schedule:
-            return None
-        return self.schedule.minKey()[0]
+        times = [self.schedule.minKey()[0]] if self.schedule else []
+        wake = self.holds.next_wake()
+        if wake is not None:
+            times.append(wake)
+        return min(times) if times else None
 
     def due(self, now, limit):
         """The schedule keys due at ``now``, earliest first."""
@@ -228,6 +247,7 @@ class JobMaps:
         job.started = now
         record.jobs.add(job.id)
         self.progress.pop(job.id, None)
+        self.holds.started(job, now)
 
     def pull(self, now):
         """Pull the queue's head: the job to claim, or None (the entry
@@ -244,6 +264,16 @@ class JobMaps:
         if job.status != QUEUED or self.expired(job, now):
             return None
         job.releaseKey = position
+        if dependencies.has_dependencies(job):
+            # Checked again: jobs tagged since it was released count.
+            verdict, detail = self.deps.evaluate(job)
+            if verdict != dependencies.READY:
+                self.settle_dependency(job, verdict, detail, None, now)
+                return None
+        refusal = self.holds.refusal(job, now)
+        if refusal is not None:
+            self.holds.park(job, refusal[0], refusal[1], position)
+            return None
         return job
 
     def take_due(self, key, now):
@@ -256,6 +286,9 @@ class JobMaps:
         if self.expired(job, now):
             return None
         if job.claims_when_due:
+            if self.holds.refusal(job, now) is not None:
+                self.schedule_at(job, now + HELD_CRON_RETRY)
+                return None
             return job
         self.wait(job, QUEUED, key[0])
         return None
@@ -340,6 +373,51 @@ class JobMaps:
         indexes, with its finish time."""
         self.index.move(job.id, PROCESSING, job.status)
         self.index_completed(job)
+        self.deps.changed(job, PROCESSING, job.status)
+        self.holds.ended(job)
+
+    # -- dependencies and holds --------------------------------------------
+
+    def place_new(self, job, now):
+        """Before a new job that would be queued is inserted: block it
+        or cancel it when its dependencies say so."""
+        verdict, detail = self.deps.evaluate(job)
+        if verdict == dependencies.WAITS:
+            job.status = BLOCKED
+            job.enqueued = now
+        elif verdict == dependencies.CANCEL:
+            job.status = CANCELLED
+            job.recordFailure('cancelled: ' + detail)
+            job.completed = now
+        return verdict, detail
+
+    def settle_dependency(self, job, verdict, detail, cause, now):
+        """Apply what checking a job's dependencies found."""
+        if cause is not None and job.onDependencyFailure == 'cancel':
+            verdict, detail = dependencies.CANCEL, cause
+        if verdict == dependencies.READY:
+            self.set_status(job, QUEUED)
+            self.enqueue(job, None)
+        elif verdict == dependencies.CANCEL:
+            self.unqueue(job)
+            job.recordFailure('cancelled: ' + detail)
+            self.go(job, Next(CANCELLED, None), now)
+        else:
+            self.set_status(job, BLOCKED)
+            self.deps.watch(job, detail[0])
+
+    def work(self, now, budget=dependencies.RELEASE_BATCH):
+        """Release, cancel or re-block the watchers of jobs that stopped
+        holding, and put back parked jobs whose gate is due: up to
+        ``budget`` jobs (the rest: the next claim or sweep)."""
+        done = 0
+        if self.deps.pending():
+            done = self.deps.work(
+                budget, lambda job, verdict, detail, cause:
+                self.settle_dependency(job, verdict, detail, cause, now))
+        return done + self.holds.wake_due(
+            now, budget - done, lambda job, key: self.enqueue(job, None,
+                                                              key=key))
 
     def index_completed(self, job):
         index = self.index

@@ -98,3 +98,114 @@ def check_unique_key(key):
         raise ValueError('uniqueKey: expected a non-empty string of at most '
                          '%d characters, not %.80r' % (MAX_UNIQUE_KEY, key))
     return key
+
+
+#: The longest tag (tag, afterTag, afterTask, serializationTag) accepted.
+MAX_TAG = 200
+#: The most labels one keyword may list, and the most job ids in
+#: ``after`` (a larger fan-in waits for a tag instead).
+MAX_TAGS = 100
+MAX_AFTER = 10000
+#: What a waiting job does when something it waits for fails.
+DEPENDENCY_FAILURE_POLICIES = ('wait', 'run', 'cancel')
+
+
+def _one_tag(value, name):
+    if not isinstance(value, str) or not value or len(value) > MAX_TAG:
+        raise ValueError('%s: expected a non-empty string of at most %d '
+                         'characters, not %.80r' % (name, MAX_TAG, value))
+    return value
+
+
+def tags(value, name):
+    """A string or strings (``tag``, ``afterTag``, ``afterTask``) as a
+    sorted tuple without repeats."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (_one_tag(value, name),)
+    try:
+        values = list(_bounded(value, MAX_TAGS, name))
+    except TypeError:
+        raise ValueError('%s: expected a string or a list of strings, not '
+                         '%.80r' % (name, value)) from None
+    return tuple(sorted({_one_tag(item, name) for item in values}))
+
+
+def serialization_tag(value):
+    """``serializationTag``: None or one non-empty string."""
+    return None if value is None else _one_tag(value, 'serializationTag')
+
+
+def after_ids(value):
+    """``after``: a job id or ids, as a sorted tuple without repeats
+    (whether they exist is the service's business)."""
+    if value is None:
+        return ()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),)
+    if isinstance(value, (str, bytes)):
+        raise ValueError('after: expected a job id or a list of job ids, '
+                         'not %.80r' % (value,))
+    try:
+        values = list(_bounded(value, MAX_AFTER, 'after'))
+    except TypeError:
+        raise ValueError('after: expected a job id or a list of job ids, '
+                         'not %.80r' % (value,)) from None
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+            raise ValueError('after: %.80r is not a job id' % (item,))
+    return tuple(sorted({int(item) for item in values}))
+
+
+def dependency_failure(value):
+    """``onDependencyFailure``: 'wait', 'run' or 'cancel'."""
+    if value not in DEPENDENCY_FAILURE_POLICIES:
+        raise ValueError('onDependencyFailure: expected one of %s, not %.80r'
+                         % (', '.join(map(repr, DEPENDENCY_FAILURE_POLICIES)),
+                            value))
+    return value
+
+
+def limit(value, name):
+    """A task limit (``maxRunning``, ``perMinute``): None (no limit) or
+    an int >= 0 (0: none start)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or value < 0:
+        raise ValueError('%s: expected None (no limit) or a whole number '
+                         '>= 0, not %.80r' % (name, value))
+    return int(value)
+
+
+def _bounded(values, most, name):
+    """Iterate ``values``, refusing more than ``most`` of them."""
+    for count, item in enumerate(values):
+        if count >= most:
+            raise ValueError('%s: more than %d values' % (name, most))
+        yield item
+
+
+def job_options(priority=0, at=None, beginBy=None, after=(), tag=(),
+                afterTag=(), afterTask=(), onDependencyFailure='wait',
+                serializationTag=None, now=0.0):
+    """The attributes a new job gets from ``add``'s keywords (only those
+    that differ from a job's defaults), and when it may start (None: at
+    once).  Raises before anything is created."""
+    settings = {
+        'priority': check_priority(priority),
+        'after': after_ids(after),
+        'tags': tags(tag, 'tag'),
+        'afterTag': tags(afterTag, 'afterTag'),
+        'afterTask': tags(afterTask, 'afterTask'),
+        'onDependencyFailure': dependency_failure(onDependencyFailure),
+        'serializationTag': serialization_tag(serializationTag),
+    }
+    start = start_time(at)
+    settings['deadline'] = deadline(beginBy, max(start or now, now))
+    defaults = {'priority': 0, 'after': (), 'tags': (), 'afterTag': (),
+                'afterTask': (), 'onDependencyFailure': 'wait',
+                'serializationTag': None, 'deadline': None}
+    return {name: value for name, value in settings.items()
+            if value != defaults[name]}, start

@@ -63,9 +63,10 @@ class IJobDispatch(zope.interface.Interface):
         ``foldJobs``.  Returns False (and changes nothing) when the job is
         not processing."""
 
-    def foldJobs(owner):
+    def foldJobs(owner, now=None):
         """Index the jobs worker ``owner`` finished since its last claim;
-        return how many."""
+        return how many.  With ``now``, also release (up to a batch) the
+        jobs that waited for them."""
 
     def heartbeat(owner, now):
         """Record that worker ``owner`` is alive at ``now``, when it has a

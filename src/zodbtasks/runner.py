@@ -212,9 +212,11 @@ def _release_each(service, jobids):
         dispatch.releaseJob(jobid)
 
 
-def fold(service, tm, owner):
-    """Index what worker ``owner`` finished, in a transaction of its own."""
-    in_transaction(tm, lambda: Dispatch(service).foldJobs(owner))
+def fold(service, tm, owner, now=None):
+    """Index what worker ``owner`` finished, and release what waited for
+    it, in a transaction of its own."""
+    in_transaction(tm, lambda: Dispatch(service).foldJobs(
+        owner, now if now is not None else clock.now()))
 
 
 # -- until nothing is due ----------------------------------------------------------
@@ -244,7 +246,7 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
         quick = time.perf_counter() - began <= QUICK_JOB * ran
         size = batch if quick else 1
     if done:
-        fold(service, tm, owner)
+        fold(service, tm, owner, now)
     return done
 
 

@@ -27,6 +27,7 @@ from zope.component.interfaces import ISite
 from zope.container.contained import Contained
 from zope.interface.interfaces import IComponentLookup
 
+from zodbtasks import adding
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import limits
@@ -34,10 +35,10 @@ from zodbtasks import options
 from zodbtasks import processor
 from zodbtasks import reindex
 from zodbtasks import runner
+from zodbtasks.activities import Activities
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
-from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
@@ -45,7 +46,6 @@ from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import STARTLATER
 from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
-from zodbtasks.job import Job
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.settings import ServiceSettings
@@ -56,7 +56,8 @@ BATCH_SIZE = 1000
 
 
 @zope.interface.implementer(interfaces.ITaskService)
-class TaskService(ServiceSettings, Contained, persistent.Persistent):
+class TaskService(Activities, ServiceSettings, Contained,
+                  persistent.Persistent):
     """See ITaskService."""
 
     taskInterface = interfaces.ITask
@@ -133,8 +134,9 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
     # -- adding and changing jobs ----------------------------------------
 
     def add(self, task, input=None, startLater=False, *, priority=0,
-            at=None, beginBy=None, uniqueKey=None, retryPolicy=None,
-            now=None):
+            at=None, beginBy=None, after=(), tag=(), afterTag=(),
+            afterTask=(), onDependencyFailure='wait', serializationTag=None,
+            uniqueKey=None, retryPolicy=None, now=None):
         """See ITaskService."""
         uniqueKey = options.check_unique_key(uniqueKey)
         if uniqueKey is not None:
@@ -142,30 +144,17 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
             if waiting is not None:
                 return waiting
         self._check_new_job(task, input)
-        priority = options.check_priority(priority)
         now = clock.now() if now is None else now
-        start = options.start_time(at)
-        deadline = options.deadline(beginBy, max(start or now, now))
+        settings, start = options.job_options(
+            priority=priority, at=at, beginBy=beginBy, after=after, tag=tag,
+            afterTag=afterTag, afterTask=afterTask,
+            onDependencyFailure=onDependencyFailure,
+            serializationTag=serializationTag, now=now)
         maps = self._maps()
-        job = Job(maps.new_id(now), task, input, created=now)
-        if retryPolicy is not None:
-            job.retryPolicy = retryPolicy
-        if priority:
-            job.priority = priority
-        if deadline is not None:
-            job.deadline = deadline
-        if uniqueKey is not None:
-            job.uniqueKey = uniqueKey
-        if startLater:
-            job.status = STARTLATER
-        elif start is not None and start > now:
-            job.status = DELAYED
-        maps.insert(job, now)
-        if job.status == DELAYED:
-            maps.schedule_at(job, start)
-        if uniqueKey is not None:
-            maps.hold_unique(job)
-        return job.id
+        jobid = adding.add_job(maps, task, input, startLater, settings, start,
+                               uniqueKey, retryPolicy, now)
+        self._release(maps, now)
+        return jobid
 
     def findUnique(self, uniqueKey):
         """See ITaskService."""
@@ -173,15 +162,19 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
 
     def addCronJob(self, task, input=None, minute=(), hour=(),
                    dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
-                   cron=None, timezone=None, now=None):
+                   cron=None, timezone=None, now=None, *, priority=0,
+                   tag=(), serializationTag=None):
         """See ITaskService."""
         self._check_new_job(task, input)
         now = clock.now() if now is None else now
+        settings, _ = options.job_options(
+            priority=priority, tag=tag, serializationTag=serializationTag)
         maps = self._maps()
         job = CronJob(maps.new_id(now), task, input, minute=minute,
                       hour=hour, dayOfMonth=dayOfMonth, month=month,
                       dayOfWeek=dayOfWeek, delay=delay, cron=cron,
                       timezone=timezone, created=now)
+        adding.apply_cron_options(job, settings)
         maps.insert(job, now)
         return job.id
 
@@ -221,6 +214,7 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
         if job.status not in WAITING:
             return False
         maps.cancel(job, CANCELLED)
+        self._release(maps)
         return True
 
     def reschedule(self, jobid):
@@ -242,10 +236,13 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
             return False
         job.clearOutcome()
         job.attempts = 0
-        maps.wait(job, QUEUED, clock.now() if now is None else now)
+        now = clock.now() if now is None else now
+        job.afterCursor = 0
+        maps.wait(job, QUEUED, now)
         if job.uniqueKey is not None \
                 and maps.find_unique(job.uniqueKey) is None:
             maps.hold_unique(job)
+        self._release(maps, now)
         return True
 
     def delete(self, jobid):
@@ -254,6 +251,7 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
         if job.status == PROCESSING:
             return False
         maps.remove(job)
+        self._release(maps)
         return True
 
     # -- reading jobs ----------------------------------------------------
@@ -287,10 +285,10 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
         return self._index.ids_by_status(status)
 
     def queryJobs(self, status=None, task=None, sortOn='id', reverse=True,
-                  start=0, size=50):
+                  start=0, size=50, tag=None):
         """See ITaskService."""
         total, ids = self._index.query(self.jobs, status, task, sortOn,
-                                       reverse, start, size)
+                                       reverse, start, size, tag=tag)
         return total, [self.jobs[jobid] for jobid in ids]
 
     def finishedPerMinute(self, now=None, minutes=60):
@@ -346,6 +344,7 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
         ids = self._index.first_ids(statuses, limit)
         for jobid in ids:
             maps.remove(self.jobs[jobid])
+        self._release(maps)
         return len(ids)
 
     def _cancel_some(self, statuses, limit):
@@ -402,6 +401,13 @@ class TaskService(ServiceSettings, Contained, persistent.Persistent):
         job, maps = self.jobs[jobid], self._maps()
         maps.settle(job)
         return job, maps
+
+    @staticmethod
+    def _release(maps, now=None):
+        """Look at the watchers of jobs that stopped holding (up to a
+        batch: claims and sweeps continue)."""
+        if maps.deps.pending():
+            maps.work(clock.now() if now is None else now)
 
     def _check_new_job(self, task, input):
         self.getTask(task)

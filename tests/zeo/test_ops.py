@@ -177,12 +177,12 @@ def test_watch_prints_counts_per_service_and_status(zeo_instance, jobs,
     header = columns(tables[0][0])
     assert header == ['SERVICE', 'QUEUED', 'PROCESSING', 'COMPLETED',
                       'ERROR', 'CANCELLED', 'DELAYED', 'CRONJOB',
-                      'STARTLATER', 'WORKERS', 'FINISHED/S']
+                      'STARTLATER', 'BLOCKED', 'WORKERS', 'FINISHED/S']
     first = dict(zip(header, columns(tables[0][1])))
     assert first == {
         'SERVICE': 'zeo@jobs', 'QUEUED': '1', 'PROCESSING': '2',
         'COMPLETED': '1', 'ERROR': '2', 'CANCELLED': '0', 'DELAYED': '0',
-        'CRONJOB': '0', 'STARTLATER': '0', 'WORKERS': '1/2',
+        'CRONJOB': '0', 'STARTLATER': '0', 'BLOCKED': '0', 'WORKERS': '1/2',
         'FINISHED/S': '-'}
     second = dict(zip(header, columns(tables[1][1])))
     assert second['FINISHED/S'] == '0.0'
