@@ -318,3 +318,32 @@ def test_an_unknown_job_in_after_is_a_lookup_error(service, ran):
     assert str(info.value) == \
         'after: there is no job 424242 in this service'
     assert len(service) == 0
+
+
+def test_a_forgotten_blocked_job_is_found_and_repaired(service, ran):
+    blocker = service.add('note', 'blocker', now=100.0)
+    waiter = service.add('note', 'waiter', after=blocker, now=100.0)
+    transaction.commit()
+    service.process(now=110.0)
+    assert service.getStatus(waiter) == COMPLETED
+    # damage: a blocked job that no watched job lists
+    other = service.add('note', 'other', startLater=True, now=120.0)
+    lost = service.add('note', 'lost', after=other, now=120.0)
+    del service._watchers[other]
+    transaction.commit()
+    assert service.checkIndex() == [
+        'job %d: blocked but watches no job that blocks it' % lost]
+    service.rebuildIndex()
+    assert service.checkIndex() == []
+    assert service.getDependents(other) == [lost]
+    assert service.getStatus(lost) == BLOCKED
+
+
+def test_the_holder_sets_are_checked(service, ran):
+    tagged = service.add('note', 'x', tag='t', now=100.0)
+    service._holders.remove(('tag', 't'), tagged)
+    transaction.commit()
+    assert "job %d: does not hold ('tag', 't') as live" % tagged \
+        in service.checkIndex()
+    service.rebuildIndex()
+    assert service.checkIndex() == []

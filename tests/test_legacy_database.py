@@ -495,3 +495,48 @@ def test_oldest_waiting_of_jobs_queued_by_0_1_counts_from_creation(legacy):
     oldest = min(job.created for job in queued)
     waited = service.oldestWaiting(now=oldest + 1000.0)
     assert waited >= 1000.0
+
+
+def test_jobs_of_0_1_get_the_activity_defaults(legacy):
+    for role in IDS:
+        job = legacy.job(role)
+        assert (job.priority, job.tags, job.after, job.afterTag,
+                job.afterTask, job.onDependencyFailure,
+                job.serializationTag, job.uniqueKey, job.deadline) == (
+            0, (), (), (), (), 'wait', None, None, None)
+        assert legacy.service.getDependents(job.id) == []
+    service = legacy.service
+    assert not service.isPaused() and service.getTaskLimits() == {}
+    assert service.countByStatus()['blocked'] == 0
+
+
+def test_new_jobs_wait_for_jobs_of_0_1(legacy):
+    """Dependencies see the jobs 0.1 stored: a job after a queued job of
+    0.1, and one after the task of that job, wait until it ran."""
+    service = legacy.service
+    queued = IDS['queued']
+    task = legacy.job('queued').task
+    with legacy.tm:
+        after_job = service.add('echo', 'after', after=queued, now=NOW)
+        after_task = service.add('echo', 'after task', afterTask=task,
+                                 onDependencyFailure='run', now=NOW)
+        limited = service.add('echo', 'limited', serializationTag='s',
+                              priority=-1, now=NOW)
+    assert service.getStatus(after_job) == 'blocked'
+    assert service.getStatus(after_task) == 'blocked'
+    assert service.getWaitReason(after_job) == \
+        'waits for job %s (queued)' % queued
+    with legacy.tm:
+        service.sweep(now=FAR)  # the job 0.1 left running is lost
+    service.process(now=FAR)
+    assert service.getStatus(queued) == COMPLETED
+    assert {service.getStatus(jobid) for jobid in (
+        after_job, limited)} == {COMPLETED}
+    # jobs of 0.1 of that task still wait (one started later, one retried
+    # after its worker was lost): they hold the task
+    assert service.getStatus(after_task) == 'blocked'
+    assert service.getWaitReason(after_task).endswith(
+        "jobs of task %r" % task)
+    assert service.checkIndex() == []
+    legacy.reopen()
+    assert legacy.service.checkIndex() == []

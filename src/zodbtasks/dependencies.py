@@ -106,6 +106,11 @@ class Dependencies:
             self._build_holders()
         return self.service._failed_holders
 
+    def indexed(self):
+        """Whether the holders are indexed yet (a service of 0.1 gets its
+        holder sets at its first change)."""
+        return getattr(self.service, '_holders', None) is not None
+
     def _build_holders(self):
         """Index the holders of a service made before dependencies (its
         jobs have no tags: only their tasks hold)."""

@@ -297,6 +297,11 @@ class Holds:
         recent = state.started_within(now)
         return min(recent) + MINUTE if recent else now
 
+    def parked_at(self, gate, key):
+        """The id parked at ``gate`` under ``key``, or None."""
+        tree = self._get('_parked', gate)
+        return tree.get(key) if tree is not None else None
+
     def parked_count(self, gate):
         tree = self._get('_parked', gate)
         return len(tree) if tree is not None else 0

@@ -16,7 +16,9 @@ The rebuild runs in transactions of ``batch`` jobs or entries each, so it
 can run on a large service while processors work (a batch that conflicts
 is retried).
 """
+from zodbtasks import dependencies
 from zodbtasks import runner
+from zodbtasks.interfaces import BLOCKED
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
@@ -121,8 +123,57 @@ def _job_problems(maps, job, repair):
             and (job.completed, jobid) not in index.completed:
         problem('finish time missing from the index',
                 lambda: index.completed.add((job.completed, jobid)))
+    for tag in job.tags:
+        if index.by_tag is None or jobid not in index.by_tag.sets.get(
+                tag, ()):
+            problem('missing from the set of tag %r' % tag,
+                    lambda t=tag: _tag_groups(index).add(t, jobid))
     _place_problems(maps, job, problem)
+    _dependency_problems(maps, job, expected, problem)
     return list(problems)
+
+
+def _tag_groups(index):
+    if index.by_tag is None:
+        from zodbtasks.index import _Groups
+        index.by_tag = _Groups()
+    return index.by_tag
+
+
+def _dependency_problems(maps, job, expected, problem):
+    """The holder sets of its tags and task, and what a blocked job
+    watches (a blocked job that watches nothing would wait forever)."""
+    deps, jobid = maps.deps, job.id
+    kind = dependencies.hold_class(job, expected)
+    for key in deps.keys_of(job) if deps.indexed() else ():
+        for groups, name in ((deps.holders, dependencies.LIVE),
+                             (deps.failed, dependencies.FAILED)):
+            inside = jobid in groups.sets.get(key, ())
+            if inside and kind != name:
+                problem('held %r as %s but is %s' % (key, name, expected),
+                        lambda g=groups, k=key: g.remove(k, jobid))
+            elif not inside and kind == name:
+                problem('does not hold %r as %s' % (key, name),
+                        lambda g=groups, k=key: g.add(k, jobid))
+    if job.status != BLOCKED:
+        return
+    watched = maps.jobs.get(job.waitsOn) if job.waitsOn is not None \
+        else None
+    listed = job.waitsOn is not None and \
+        jobid in deps.watchers_of(job.waitsOn)
+    pending = job.waitsOn is not None and \
+        job.waitsOn in getattr(maps.service, '_releasing', ())
+    holding = watched is not None and dependencies.hold_class(
+        watched, watched.status) is not None
+    if not listed or not (holding or pending):
+        problem('blocked but watches no job that blocks it',
+                lambda: _recheck(maps, job))
+
+
+def _recheck(maps, job):
+    maps.deps.unwatch(job)
+    verdict, detail = maps.deps.evaluate(job)
+    maps.settle_dependency(job, verdict, detail, None, 0.0)
 
 
 def _place_problems(maps, job, problem):
@@ -135,8 +186,13 @@ def _place_problems(maps, job, problem):
     if when is not None and maps.schedule.get((when, jobid)) != jobid:
         problem('its schedule entry at %r is missing' % when,
                 lambda: maps.schedule_at(job, when))
+    gate = job.parkedOn
+    if gate is not None and maps.holds.parked_at(gate, job.parkKey) != jobid:
+        problem('held back at %r but not parked there' % (gate,),
+                lambda: maps.holds.park(job, gate, 0, job.parkKey))
     waiting = job.status in (QUEUED, job.waiting_status)
-    if waiting and job.queueKey is None and job.scheduledFor is None:
+    if waiting and job.queueKey is None and job.scheduledFor is None \
+            and gate is None:
         problem('waits as %s but is neither queued nor scheduled'
                 % job.status, lambda: maps.enqueue(job, None))
     key = job.uniqueKey
@@ -167,13 +223,17 @@ def _orphan_step(name, entries, wanted, remove):
     return step
 
 
-def _group_entries(attribute):
+def _group_entries(attribute, groups=None):
     """(value, id) pairs of a _Groups index, from after ``cursor``."""
     def entries(maps, cursor):
-        sets = getattr(maps.index, attribute).sets
-        groups = sets.items() if cursor is None else sets.items(
+        found = groups if groups is not None \
+            else getattr(maps.index, attribute)
+        if found is None:
+            return
+        sets = found.sets
+        items = sets.items() if cursor is None else sets.items(
             min=cursor[0])
-        for value, ids in groups:
+        for value, ids in items:
             low = SENTINEL
             if cursor is not None and value == cursor[0]:
                 low = cursor[1]
@@ -218,6 +278,30 @@ def _unique_entries(maps, cursor):
     return iter(()) if tree is None else _after(tree, cursor)
 
 
+def _tag_wanted(maps, key):
+    job = maps.jobs.get(key[1])
+    return job is not None and key[0] in job.tags
+
+
+def _holder_entries(maps, cursor, attribute):
+    if not maps.deps.indexed():
+        return iter(())
+    groups = getattr(maps.deps, attribute)
+    return _group_entries(None, groups)(maps, cursor)
+
+
+def _holder_wanted(kind):
+    def wanted(maps, key):
+        (name, jobid) = key
+        job = maps.jobs.get(jobid)
+        if job is None or name not in maps.deps.keys_of(job):
+            return False
+        unfolded = maps.listed(job) and job.status != PROCESSING
+        status = PROCESSING if unfolded else job.status
+        return dependencies.hold_class(job, status) == kind
+    return wanted
+
+
 def _schedule_wanted(maps, key):
     job = maps.jobs.get(key[1])
     return job is not None and job.scheduledFor == key[0]
@@ -241,13 +325,29 @@ _ORPHAN_STEPS = (
                  _schedule_wanted, lambda maps, key: maps.schedule.pop(key)),
     _orphan_step('unique key', _unique_entries, _unique_wanted,
                  lambda maps, key: maps.unique.pop(key)),
+    _orphan_step('tag', _group_entries('by_tag'), _tag_wanted,
+                 lambda maps, key: maps.index.by_tag.remove(*key)),
+    _orphan_step('holder', lambda maps, c: _holder_entries(maps, c,
+                                                           'holders'),
+                 _holder_wanted(dependencies.LIVE),
+                 lambda maps, key: maps.deps.holders.remove(*key)),
+    _orphan_step('failed holder', lambda maps, c: _holder_entries(
+        maps, c, 'failed'), _holder_wanted(dependencies.FAILED),
+        lambda maps, key: maps.deps.failed.remove(*key)),
 )
 
 
 def _count_problems(maps, repair):
     problems = []
-    for attribute, name in (('by_status', 'status'), ('by_task', 'task')):
-        groups = getattr(maps.index, attribute)
+    for found, name in ((maps.index.by_status, 'status'),
+                        (maps.index.by_task, 'task'),
+                        (maps.index.by_tag, 'tag'),
+                        (maps.deps.indexed() and maps.deps.holders, 'holder'),
+                        (maps.deps.indexed() and maps.deps.failed,
+                         'failed holder')):
+        if not found:
+            continue
+        groups = found
         for value, ids in list(groups.sets.items()):
             actual = len(ids) - (SENTINEL in ids)
             counted = groups.count(value)
