@@ -38,7 +38,10 @@ def test_one_job_per_serialization_tag_runs_at_a_time(service, ran):
     b = service.add('note', 'b', serializationTag='order-7', now=100.0)
     c = service.add('note', 'c', serializationTag='order-8', now=100.0)
     transaction.commit()
-    assert _claim(service, 110.0) == [a, c]
+    # a claim ends after a job with a serialization tag (it would keep
+    # the tag while the jobs before it in its batch run)
+    assert _claim(service, 110.0) == [a]
+    assert _claim(service, 110.5) == [c]
     assert service.getStatus(b) == QUEUED
     assert service.jobs[b].attempts == 0
     assert service.getWaitReason(b) == \
@@ -76,7 +79,9 @@ def test_max_running_holds_back_without_counting_an_attempt(service, ran):
     service.setTaskLimit('mail', maxRunning=2)
     ids = [service.add('mail', n, now=100.0) for n in range(4)]
     transaction.commit()
-    assert _claim(service, 110.0) == ids[:2]
+    assert _claim(service, 110.0) == ids[:1]     # one per claim
+    assert _claim(service, 110.0) == ids[1:2]
+    assert _claim(service, 110.0) == []
     assert service.getWaitReason(ids[2]) == \
         "task 'mail' runs its limit of 2 at once"
     assert [service.jobs[j].attempts for j in ids[2:]] == [0, 0]
@@ -193,8 +198,10 @@ def test_a_serialized_cron_run_waits_for_the_tag(service, ran):
     cron = service.addCronJob('note', 'tick', cron='* * * * *',
                               serializationTag='s', now=100.0)
     transaction.commit()
-    claimed = _claim(service, 100.0)          # the job; the cron is seen
+    claimed = _claim(service, 100.0)          # the job
     assert len(claimed) == 1
+    assert _claim(service, 100.5) == []       # the cron job is seen
+    assert service.jobs[cron].scheduledFor == 120.0
     assert _claim(service, 120.5) == []       # cron due; 's' is taken
     _finish(service, claimed[0], 121.0)
     assert _claim(service, 121.6) == [cron]

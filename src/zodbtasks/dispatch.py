@@ -65,6 +65,8 @@ class Dispatch:
             if job is not None:
                 maps.claim(job, now, owner)
                 claimed.append(job.id)
+                if maps.holds.ends_batch(job):
+                    break
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,

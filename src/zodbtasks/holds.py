@@ -182,6 +182,13 @@ class Holds:
             elif state.starts:
                 state.starts = ()
 
+    def ends_batch(self, job):
+        """Whether a claim takes no more jobs after ``job``: a job that
+        holds a serialization tag or a slot of a limited task would keep
+        it while its batch runs the jobs before it in one thread."""
+        return job.serializationTag is not None or \
+            self._get('_task_states', job.task) is not None
+
     def ended(self, job):
         """``job`` no longer runs: free what it held, wake who waits."""
         tag = job.serializationTag

@@ -236,6 +236,7 @@ class Workers:
         log = os.path.join(self.folder, 'worker-%d.out' % number)
         environ = subprocess_environ()
         environ[tasks.RUNS_VARIABLE] = self.runs
+        environ[tasks.SPANS_VARIABLE] = self.runs + '.spans'
         with open(log, 'w') as output:
             process = subprocess.Popen(
                 [sys.executable, '-m', 'zodbtasks.app.worker',
@@ -269,6 +270,17 @@ class Workers:
         for worker in self.started:
             if worker.process.poll() is None:
                 self.kill(worker)
+
+    def spans(self):
+        """``[(jobid, pid, start, end), ...]``: every run of ``span``."""
+        spans = []
+        if os.path.exists(self.runs + '.spans'):
+            with open(self.runs + '.spans') as f:
+                for line in f:
+                    jobid, pid, start, end = line.split()
+                    spans.append((int(jobid), int(pid), float(start),
+                                  float(end)))
+        return spans
 
     def runs_by_job(self):
         """``{jobid: [pid, ...]}``: every run of ``count`` or ``hold``."""

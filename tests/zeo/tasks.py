@@ -19,6 +19,9 @@ from zodbtasks.interfaces import ITask
 
 #: The environment variable naming the run log of ``count``.
 RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
+#: The environment variable naming the file where ``span`` records when
+#: each run started and ended.
+SPANS_VARIABLE = 'ZODBTASKS_TEST_SPANS'
 
 
 @zope.interface.implementer(ITask)
@@ -48,6 +51,19 @@ def _hold(service, jobid, input):
     return 'held %s' % (input,)
 
 
+def _span(service, jobid, input):
+    """Sleep ``input`` seconds; append ``JOBID PID START END`` (epoch
+    seconds) to the file named by ZODBTASKS_TEST_SPANS."""
+    start = time.time()
+    time.sleep(input)
+    end = time.time()
+    path = os.environ.get(SPANS_VARIABLE)
+    if path:
+        with open(path, 'a') as f:
+            f.write('%d %d %r %r\n' % (jobid, os.getpid(), start, end))
+    return os.getpid()
+
+
 def record_run(jobid):
     path = os.environ.get(RUNS_VARIABLE)
     if path:
@@ -57,8 +73,9 @@ def record_run(jobid):
 
 count = Task(_count)
 hold = Task(_hold)
+span = Task(_span)
 #: The tasks by name, as tasks.zcml registers them.
-TASKS = {'count': count, 'hold': hold}
+TASKS = {'count': count, 'hold': hold, 'span': span}
 
 
 def register():

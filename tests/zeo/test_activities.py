@@ -1,0 +1,135 @@
+"""Activities across worker processes on one ZEO server: chains and a
+fan-in survive a kill -9, serialization tags and maxRunning hold under
+3 worker processes of 2 threads each."""
+import collections
+
+import pytest
+from persistent.mapping import PersistentMapping
+
+from zodbtasks.interfaces import COMPLETED
+
+from .conftest import wait_for
+
+RUN_DEADLINE = 300.0
+CHAINS = 20
+LENGTH = 100
+
+
+def _add_chains(zeo_service, chains, length, per_transaction=50):
+    """``chains`` chains of ``length`` ``count`` jobs, each job after the
+    one before it and tagged 'chains'; return the ids, chain by chain."""
+    ids = [[] for _ in range(chains)]
+    for step in range(0, length, per_transaction):
+        for chain in ids:
+            specs = []
+            for position in range(step, min(step + per_transaction, length)):
+                specs.append(position)
+            previous = chain[-1] if chain else None
+            for attempt in zeo_service.tm.attempts(10):
+                with attempt:
+                    added, last = [], previous
+                    for _ in specs:
+                        last = zeo_service.service.add(
+                            'count', PersistentMapping(value=0, sleep=0.002),
+                            tag='chains', after=() if last is None else last)
+                        added.append(last)
+            chain.extend(added)
+    return ids
+
+
+@pytest.mark.slow
+def test_chains_and_a_fan_in_survive_a_killed_worker(workers, zeo_service):
+    zeo_service.set(leaseTimeout=2.0)
+    started = [workers.start(threads=2) for _ in range(3)]
+    chains = _add_chains(zeo_service, CHAINS, LENGTH)
+    fan_in = zeo_service.add('count', PersistentMapping(value=0),
+                             afterTag='chains')
+    tails = zeo_service.add('count', PersistentMapping(value=0),
+                            after=[chain[-1] for chain in chains])
+    wait_for(lambda: zeo_service.counts()[COMPLETED] >= 300, RUN_DEADLINE,
+             'the workers did not get going')
+    victim = started[0]
+    workers.kill(victim)
+    every = [jobid for chain in chains for jobid in chain]
+    jobs = zeo_service.wait_finished(every + [fan_in, tails], RUN_DEADLINE)
+    assert [job.id for job in jobs if job.status != COMPLETED] == []
+    # ZODB effects committed exactly once
+    assert [job.id for job in jobs if job.input['value'] != 1] == []
+    service = zeo_service.fresh()
+    for chain in chains:                      # every chain in order
+        for before, after in zip(chain, chain[1:]):
+            assert service.jobs[after].started >= \
+                service.jobs[before].completed, (before, after)
+    last_end = max(job.completed for job in jobs[:-2])
+    runs = workers.runs_by_job()
+    for jobid in (fan_in, tails):
+        job = service.jobs[jobid]
+        assert job.started >= last_end if jobid == fan_in else \
+            job.started >= max(service.jobs[c[-1]].completed
+                               for c in chains)
+        assert len(runs[jobid]) == 1, runs[jobid]   # ran once
+    for worker in started[1:]:
+        assert workers.stop(worker) == 0
+    service = zeo_service.fresh()
+    service.sweep()
+    assert service.checkIndex() == []
+
+
+def _overlaps(spans):
+    """The most spans running at one moment."""
+    events = sorted([(start, 1) for _, _, start, _ in spans]
+                    + [(end, -1) for _, _, _, end in spans])
+    most = running = 0
+    for _, delta in events:
+        running += delta
+        most = max(most, running)
+    return most
+
+
+@pytest.mark.slow
+def test_serialization_and_max_running_hold_across_processes(
+        workers, zeo_service):
+    for attempt in zeo_service.tm.attempts(10):
+        with attempt:
+            zeo_service.service.setTaskLimit('hold', maxRunning=2)
+    specs = []
+    for number in range(60):
+        specs.append(('span', 0.05, {'serializationTag': 'tag-%d'
+                                     % (number % 3)}))
+    for number in range(20):
+        specs.append(('hold', 0.05, {}))
+    ids = zeo_service.add_jobs(specs)
+    started = [workers.start(threads=2, wait=False) for _ in range(3)]
+    for worker in started:
+        workers.wait_started(worker)
+    jobs = zeo_service.wait_finished(ids, RUN_DEADLINE)
+    assert {job.status for job in jobs} == {COMPLETED}
+    assert {job.attempts for job in jobs} == {1}   # held, never failed
+    spans = workers.spans()
+    by_tag = collections.defaultdict(list)
+    for span in spans:
+        by_tag[zeo_service.fresh().jobs[span[0]].serializationTag].append(
+            span)
+    assert sorted(by_tag) == ['tag-0', 'tag-1', 'tag-2']
+    for tag, runs in by_tag.items():               # never two at once
+        runs.sort(key=lambda span: span[2])
+        for before, after in zip(runs, runs[1:]):
+            assert after[2] >= before[3], (tag, before, after)
+    # the serialized jobs did run in parallel across tags and processes
+    assert _overlaps(spans) >= 2
+    assert len({pid for _, pid, _, _ in spans}) >= 2
+    service = zeo_service.fresh()
+    holds = [service.jobs[jobid] for jobid in ids[60:]]
+    assert _max_concurrent(holds) <= 2
+    for worker in started:
+        assert workers.stop(worker) == 0
+
+
+def _max_concurrent(jobs):
+    events = sorted([(job.started, 1) for job in jobs]
+                    + [(job.completed, -1) for job in jobs])
+    most = running = 0
+    for _, delta in events:
+        running += delta
+        most = max(most, running)
+    return most
