@@ -15,7 +15,12 @@ from zope.traversing.browser.absoluteurl import absoluteURL
 
 from zodbtasks import cron
 from zodbtasks import interfaces
+from zodbtasks.browser import fields
 from zodbtasks.browser import format
+from zodbtasks.browser.fields import FieldError
+from zodbtasks.browser.fields import FieldErrors
+from zodbtasks.browser.fields import quote as _quote
+from zodbtasks.browser.fields import text as _text
 from zodbtasks.browser.jobs import ServiceView
 
 #: (name, label) of the lovely-style fields; bounds from zodbtasks.cron.
@@ -26,29 +31,6 @@ NAMES = ('task', 'input', 'cron', 'timezone', 'delay') + tuple(
     f[0] for f in FIELDS)
 NO_SCHEDULE = ('no schedule given: fill in at least one field (* in '
                'Minutes runs every minute), a cron string or a delay')
-#: Characters of a refused value quoted in a message.
-QUOTED = 60
-
-
-class FieldError(ValueError):
-    """A form value that cannot be parsed; ``field`` names the field."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-
-
-def _quote(text):
-    """``repr`` of a value sent, cut to QUOTED characters."""
-    return repr(text) if len(text) <= QUOTED else repr(text[:QUOTED]) + '...'
-
-
-def _text(form, name):
-    """The form value ``name`` as stripped text ('' when not sent)."""
-    value = form.get(name, '')
-    if not isinstance(value, str):
-        raise FieldError(name, 'send one value, not %d' % len(value))
-    return value.strip()
 
 
 class _NotFinite(ValueError):
@@ -123,16 +105,20 @@ def parse_form(form):
     return kwargs
 
 
-def field_of(message):
-    """The form field a ScheduleError's message is about ('' if none)."""
+def field_of(message, names=NAMES):
+    """The form field (one of ``names``) a refusal's message is about,
+    by its first word ('' if none)."""
     match = re.match(r'\s*(\w+)', message)
-    return match.group(1) if match and match.group(1) in NAMES else ''
+    return match.group(1) if match and match.group(1) in names else ''
 
 
 class CronJobForm(ServiceView):
     """What the add and the edit form share."""
 
     template = ViewPageTemplateFile('templates/cronjob.pt')
+    option_macros = ViewPageTemplateFile('templates/options.pt')
+    #: The activity options this form has (see zodbtasks.browser.fields).
+    option_names = ()
     fields = [{'name': name, 'label': label,
                'low': cron.FIELD_RANGES[name][0],
                'high': cron.FIELD_RANGES[name][1]}
@@ -149,18 +135,38 @@ class CronJobForm(ServiceView):
 
     parse = staticmethod(parse_form)
 
-    def save(self):
+    def read(self, form):
+        """The keywords of the form's fields; raises FieldErrors naming
+        each field that is wrong (the options are read even when the
+        task or schedule is wrong, so that all their errors show)."""
+        errors = {}
         try:
-            kwargs = self.parse(self.request.form)
-            return self.apply(kwargs)
+            kwargs = self.parse(form)
         except FieldError as exc:
-            self.errors[exc.field] = str(exc)
+            kwargs, errors = {}, {exc.field: str(exc)}
+        try:
+            kwargs.update(fields.parse_options(form, self.option_names))
+        except FieldErrors as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise FieldErrors(errors)
+        return kwargs
+
+    def save(self):
+        names = NAMES + tuple(self.option_names)
+        try:
+            return self.apply(self.read(self.request.form))
+        except FieldErrors as exc:
+            self.errors.update(exc.errors)
         except interfaces.UnknownTaskError as exc:
             self.errors['task'] = str(exc)
         except interfaces.InputError as exc:  # unpicklable, too large
             self.errors['input'] = str(exc)
+        except LookupError as exc:  # a job in ``after`` that is not there
+            message = fields.message_of(exc)
+            self.errors[field_of(message, names)] = message
         except ValueError as exc:  # ScheduleError and refusals
-            self.errors[field_of(str(exc))] = str(exc)
+            self.errors[field_of(str(exc), names)] = str(exc)
         self.request.response.setStatus(400)
         self.error = 'Please correct the marked fields.'
         return None
@@ -174,8 +180,12 @@ class CronJobForm(ServiceView):
     def task_names(self):
         return sorted(self.service.getAvailableTasks())
 
+    def option_fields(self):
+        return fields.option_fields(self.option_names)
+
     def initial(self):
-        return {}
+        return {name: value for name, value in fields.DEFAULTS.items()
+                if name in self.option_names}
 
 
 class AddJob(CronJobForm):
@@ -185,12 +195,19 @@ class AddJob(CronJobForm):
     title = 'Add a job'
     submit = 'Add job'
     parse = staticmethod(parse_job)
+    option_names = fields.JOB_OPTIONS
 
     def apply(self, kwargs):
-        later = bool(self.request.form.get('startLater'))
-        jobid = self.service.add(kwargs['task'], kwargs['input'],
-                                 startLater=later)
-        return '%s/%d' % (self.url, jobid)
+        kwargs = dict(kwargs)
+        task, input = kwargs.pop('task'), kwargs.pop('input')
+        key = kwargs.get('uniqueKey')
+        waiting = self.service.findUnique(key) if key is not None else None
+        jobid = self.service.add(
+            task, input, startLater=bool(self.request.form.get('startLater')),
+            **kwargs)
+        url = '%s/%d' % (self.url, jobid)
+        # A job with the key was waiting: add made nothing; say so there.
+        return url + '?unique=1' if jobid == waiting else url
 
 
 class AddCronJob(CronJobForm):
@@ -198,6 +215,7 @@ class AddCronJob(CronJobForm):
 
     title = 'Add a cron job'
     submit = 'Add cron job'
+    option_names = fields.CRON_OPTIONS
 
     def apply(self, kwargs):
         jobid = self.service.addCronJob(**kwargs)

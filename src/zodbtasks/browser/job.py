@@ -1,5 +1,6 @@
 """The page of one job: input, result, error, traceback, timings, the
-schedule of a cron job, progress; and the actions on it."""
+schedule of a cron job, progress, its activity options and what it waits
+for; and the actions on it."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
@@ -14,8 +15,13 @@ class JobView(ServiceView):
     """index.html of a job (traversed as ``<service>/<jobid>``)."""
 
     template = ViewPageTemplateFile('templates/job.pt')
+    notice = None
 
-    def __call__(self):
+    def __call__(self, now=None):
+        self.now = now
+        if self.request.form.get('unique') and self.request.method == 'GET':
+            self.notice = ('A job with this unique key was already waiting, '
+                           'so no new job was added: this is that job.')
         if self.request.method == 'POST' and self.check_post():
             self.message = self.act()
             if self.message == 'deleted':
@@ -109,3 +115,35 @@ class JobView(ServiceView):
             'retry': status in (interfaces.ERROR, interfaces.CANCELLED),
             'delete': status != interfaces.PROCESSING,
         }[action] and self.may_manage()
+
+    def activity(self):
+        """The job's activity options, what it waits for and what waits
+        for it (text is escaped by the template)."""
+        job, service = self.job, self.service
+        return {
+            'priority': job.priority,
+            'tags': ', '.join(job.tags) or 'none',
+            'deadline': format.when(job.deadline) or 'none',
+            'unique_key': job.uniqueKey or 'none',
+            'serialization_tag': job.serializationTag or 'none',
+            'on_dependency_failure': job.onDependencyFailure,
+            'wait_reason': service.getWaitReason(job.id, now=self.now)
+            or 'none: it does not wait',
+            'after': [self.link(jobid) for jobid in job.after],
+            'after_tag': ', '.join(job.afterTag),
+            'after_task': ', '.join(job.afterTask),
+            'dependents': [self.link(jobid)
+                           for jobid in service.getDependents(job.id)],
+        }
+
+    def link(self, jobid):
+        """id, status and URL of job ``jobid`` (no URL when it is gone),
+        and whether this job watches it."""
+        other = self.service.jobs.get(jobid)
+        return {
+            'id': jobid,
+            'status': other.status if other is not None else 'deleted',
+            'url': '%s/%d' % (self.service_url, jobid)
+            if other is not None else None,
+            'watched': jobid == self.job.waitsOn,
+        }

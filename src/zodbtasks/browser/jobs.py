@@ -1,4 +1,5 @@
 """The Jobs tab: list, sort, filter and page jobs, and act on them."""
+import itertools
 import urllib.parse
 
 import zope.component
@@ -16,6 +17,8 @@ from zodbtasks.interfaces import SORT_KEYS
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 500
+#: The most known tags the tag filter offers (any tag can be typed).
+TAG_CHOICES = 200
 COLUMNS = (('id', 'Id'), ('task', 'Task'), ('status', 'Status'),
            ('created', 'Created'), ('started', 'Started'),
            ('completed', 'Finished'))
@@ -124,11 +127,13 @@ class JobsView(ServiceView):
         sort = form.get('sort', 'id')
         status = form.get('status') or None
         task = form.get('task') or None
+        tag = form.get('tag') or None
         return {
             'sort': sort if sort in SORT_KEYS else 'id',
             'order': 'asc' if form.get('order') == 'asc' else 'desc',
             'status': status if status in interfaces.STATUSES else None,
-            'task': task,
+            'task': task if isinstance(task, str) else None,
+            'tag': tag if isinstance(tag, str) else None,
             'start': max(_int(form.get('start'), 0), 0),
             'size': min(max(_int(form.get('size'), DEFAULT_SIZE), 1),
                         MAX_SIZE),
@@ -138,9 +143,9 @@ class JobsView(ServiceView):
         if not hasattr(self, '_query'):
             p = self.params()
             self._query = self.service.queryJobs(
-                status=p['status'], task=p['task'], sortOn=p['sort'],
-                reverse=p['order'] == 'desc', start=p['start'],
-                size=p['size'])
+                status=p['status'], task=p['task'], tag=p['tag'],
+                sortOn=p['sort'], reverse=p['order'] == 'desc',
+                start=p['start'], size=p['size'])
         return self._query
 
     def total(self):
@@ -157,6 +162,8 @@ class JobsView(ServiceView):
             'url': '%s/%d' % (self.url, job.id),
             'task': job.task,
             'status': job.status,
+            'priority': job.priority,
+            'tags': ', '.join(job.tags),
             'created': format.when(job.created),
             'started': format.when(job.started),
             'completed': format.when(job.completed),
@@ -177,6 +184,11 @@ class JobsView(ServiceView):
 
     def tasks(self):
         return sorted(self.service.countByTask())
+
+    def known_tags(self):
+        """Tags of jobs, for the tag filter's suggestions."""
+        return list(itertools.islice(self.service._index.tags(),
+                                     TAG_CHOICES))
 
     def link(self, **changes):
         p = self.params()

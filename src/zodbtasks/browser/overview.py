@@ -1,22 +1,28 @@
 """The Overview tab: counts per status, processing state, the oldest
-waiting job and the jobs finished per minute over the last hour."""
+waiting job and the jobs finished per minute over the last hour; and the
+activity controls (pause, resume, task limits, see
+``zodbtasks.browser.activities``)."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import format
+from zodbtasks.browser.activities import ActivityControls
 from zodbtasks.browser.jobs import ServiceView
 
 CHART_WIDTH, CHART_HEIGHT = 600, 120
 
 
-class OverviewView(ServiceView):
+class OverviewView(ActivityControls, ServiceView):
     """@@overview.html"""
 
     template = ViewPageTemplateFile('templates/overview.pt')
 
     def __call__(self, now=None):
         self.now = clock.now() if now is None else now
+        self.limit_errors = {}
+        if self.request.method == 'POST' and self.check_post():
+            self.message = self.act()
         return self.template()
 
     def counts(self):
