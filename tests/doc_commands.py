@@ -6,7 +6,9 @@ A command line is a line of a literal block, or an inline literal, whose
 first word (after a path such as ``.venv/bin/`` and a systemd
 ``ExecStart=``) is one of ``COMMANDS`` and that has arguments.  Synopses
 are made concrete: ``[--limit 20]`` becomes ``--limit 20``, ``JOBID...``
-the job ids given, ``N`` 1.
+the job ids given, ``JOBID`` the first of them, ``TASK`` the task given
+(by default ``hold``, the task of tests/zeo whose jobs
+``zeo/test_deployment_doc.py`` adds), ``N`` 1.
 """
 import glob
 import os
@@ -60,7 +62,7 @@ def all_command_lines():
             for line in command_lines(document)]
 
 
-def argv(line, jobids=('1', '2')):
+def argv(line, jobids=('1', '2'), task='hold'):
     """The command's name and its arguments, synopsis made concrete."""
     words = shlex.split(line.replace('[', '').replace(']', ''))
     name = _PREFIX.sub('', words[0])
@@ -68,6 +70,10 @@ def argv(line, jobids=('1', '2')):
     for word in words[1:]:
         if word == 'JOBID...':
             arguments.extend(jobids)
+        elif word == 'JOBID':
+            arguments.append(jobids[0])
+        elif word == 'TASK':
+            arguments.append(task)
         elif word == 'N':
             arguments.append('1')
         else:

@@ -119,10 +119,25 @@ class Activities:
                 counts[row['priority']] += row['count']
         return dict(sorted(counts.items()))
 
+    def knownTasks(self):
+        """See ITaskService."""
+        controls = self._maps().holds.peek_controls()
+        names = set(self._index.by_task.values())
+        if controls is not None:
+            names |= set(controls.pausedTasks) | set(controls.limits)
+        return sorted(names | set(self.getAvailableTasks()))
+
     def _known_task(self, task):
-        if task is not None:
-            if not isinstance(task, str):
-                raise ValueError('task: expected a task name, not %.80r'
-                                 % (task,))
-            self.getTask(task)
+        """``task`` when it is None, registered, or known to the service
+        (it has jobs, or is paused or limited: an operator command that
+        does not load the application's tasks may name it)."""
+        if task is None:
+            return None
+        if not isinstance(task, str):
+            raise ValueError('task: expected a task name, not %.80r'
+                             % (task,))
+        if self._index.by_task.count(task) or self.isPaused(task) \
+                or task in self.getTaskLimits():
+            return task
+        self.getTask(task)  # UnknownTaskError
         return task

@@ -498,13 +498,20 @@ class IActivities(zope.interface.Interface):
     def pausedTasks():
         """The names of the paused tasks, sorted."""
 
+    def knownTasks():
+        """The task names ``pause``, ``resume`` and ``setTaskLimit``
+        accept, sorted: the registered tasks, and those the service knows
+        without them (tasks of its jobs, paused or limited ones; an
+        operator command that does not load the application names
+        those)."""
+
     def setTaskLimit(task, maxRunning=None, perMinute=None):
         """At most ``maxRunning`` jobs of ``task`` run at once (strict,
         across processes) and at most ``perMinute`` start in any minute;
         None: no limit (both None: the limit is removed).  A job held
         back is not failed and counts no attempt.  ValueError for a
         negative or non-integer limit, UnknownTaskError for a task that
-        is not registered."""
+        is neither registered nor known to the service (knownTasks)."""
 
     def getTaskLimits(now=None):
         """task -> {'maxRunning', 'perMinute', 'running',

@@ -121,7 +121,8 @@ def test_the_documented_operator_commands_run(document, line, zeo_instance,
                  for argument in arguments]
     if '--config' not in arguments:
         arguments += ['--config', zeo_instance]
-    if 'watch' in arguments and '--count' not in arguments:
+    if ('watch' in arguments or 'activities' in arguments) \
+            and '--count' not in arguments and '--once' not in arguments:
         arguments += ['--count', '1']
     out = io.StringIO()
     assert ops.main(arguments, out=out) == 0, out.getvalue()

@@ -19,7 +19,11 @@ default ``*@*``, every task service of the root folder and its sites):
     counts per service and status, refreshed every few seconds;
 ``reindex [--fix] [--show N]``
     check the indexes (status sets, counts, time indexes, queue, schedule,
-    worker records) against the jobs; ``--fix`` rebuilds them.
+    worker records) against the jobs; ``--fix`` rebuilds them;
+``why JOBID``, ``pause [TASK]``, ``resume [TASK]``, ``limit TASK``,
+``activities [--interval 2] [--count N] [--once]``
+    why a job waits, pausing, task limits and the job counts by task,
+    status, priority and worker (see ``zodbtasks.app.opsactivities``).
 
 It opens the database of zope.conf's first ``<zodb>`` section directly
 (ZConfig and ZODB.config), without loading the application's ZCML: jobs,
@@ -35,10 +39,12 @@ import sys
 import time
 
 from zodbtasks import clock
+from zodbtasks.app import opsactivities
 from zodbtasks.app.output import first_line
 from zodbtasks.app.output import format_age
 from zodbtasks.app.output import format_table
 from zodbtasks.app.output import print_table
+from zodbtasks.app.output import refresh
 from zodbtasks.app.session import OpsError
 from zodbtasks.app.session import Session
 from zodbtasks.app.session import open_database
@@ -48,8 +54,6 @@ from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import STATUSES
 from zodbtasks.transactions import own_connection
 
-#: Clear the screen and go home (ANSI), before each refresh on a terminal.
-CLEAR = '\x1b[H\x1b[2J'
 DEFAULT_CONFIG = os.path.join('var', 'zope.conf')
 DEFAULT_SERVICE = '*@*'
 
@@ -225,22 +229,13 @@ def reindex_arguments(parser):
 
 def watch(session, args, out, sleep=time.sleep):
     """Print the counts every ``--interval`` seconds (``--count`` times)."""
-    clear = out.isatty() if hasattr(out, 'isatty') else False
-    previous, refreshes = None, 0
-    try:
-        while True:
-            lines, previous = watch_screen(session, args.interval, previous)
-            if clear:
-                out.write(CLEAR)
-            for line in lines:
-                print(line, file=out)
-            out.flush()
-            refreshes += 1
-            if args.count is not None and refreshes >= args.count:
-                return 0
-            sleep(args.interval)
-    except KeyboardInterrupt:
-        return 0
+    previous = {}
+
+    def screen():
+        lines, previous['finished'] = watch_screen(
+            session, args.interval, previous.get('finished'))
+        return lines
+    return refresh(out, screen, args.interval, args.count, sleep)
 
 
 def watch_screen(session, interval, previous=None):
@@ -312,6 +307,22 @@ COMMANDS = {
     'reindex': Command(
         reindex, 'check the indexes against the jobs; --fix rebuilds them',
         reindex_arguments),
+    'why': Command(
+        opsactivities.why, "why a job waits, and the jobs behind it",
+        opsactivities.why_arguments),
+    'pause': Command(
+        opsactivities.pause, 'stop claiming jobs of the services, or of '
+        'one task (running jobs finish)', opsactivities.task_arguments),
+    'resume': Command(
+        opsactivities.resume, 'claim again what pause stopped',
+        opsactivities.task_arguments),
+    'limit': Command(
+        opsactivities.limit, "change a task's limits (jobs running at "
+        'once, started per minute)', opsactivities.limit_arguments),
+    'activities': Command(
+        opsactivities.activities, 'paused state, limits and job counts by '
+        'task, status, priority and worker, refreshed',
+        opsactivities.activities_arguments),
 }
 
 

@@ -1,5 +1,9 @@
-"""Plain-text output of the operator command: aligned tables, ages and
-first lines."""
+"""Plain-text output of the operator command: aligned tables, ages, first
+lines and screens refreshed every few seconds."""
+import time
+
+#: Clear the screen and go home (ANSI), before each refresh on a terminal.
+CLEAR = '\x1b[H\x1b[2J'
 
 
 def format_table(headers, rows, left=()):
@@ -20,7 +24,9 @@ def format_table(headers, rows, left=()):
 
 
 def _is_number(text):
-    return text.replace('.', '', 1).replace(',', '').isdigit() or text == '-'
+    digits = text[1:] if text.startswith('-') else text
+    return digits.replace('.', '', 1).replace(',', '').isdigit() \
+        or text == '-'
 
 
 def format_age(seconds):
@@ -44,3 +50,24 @@ def print_table(out, headers, rows, empty, left=()):
     for line in format_table(headers, rows, left=left):
         print(line, file=out)
     return True
+
+
+def refresh(out, screen, interval, count=None, sleep=time.sleep):
+    """Print the lines of ``screen()`` every ``interval`` seconds, ``count``
+    times (None: until Ctrl-C), clearing a terminal before each; 0."""
+    clear = out.isatty() if hasattr(out, 'isatty') else False
+    refreshes = 0
+    try:
+        while True:
+            lines = screen()
+            if clear:
+                out.write(CLEAR)
+            for line in lines:
+                print(line, file=out)
+            out.flush()
+            refreshes += 1
+            if count is not None and refreshes >= count:
+                return 0
+            sleep(interval)
+    except KeyboardInterrupt:
+        return 0
