@@ -347,3 +347,29 @@ def test_the_holder_sets_are_checked(service, ran):
         in service.checkIndex()
     service.rebuildIndex()
     assert service.checkIndex() == []
+
+
+def test_a_blocker_retried_with_back_off_keeps_its_dependents_waiting(
+        service, ran):
+    from zodbtasks.retry import RetryPolicy
+    flaky = service.add('boom', 'f', now=100.0, retryPolicy=RetryPolicy(
+        maxAttempts=3, delay=10.0, retryErrors=True))
+    waiter = service.add('note', 'after f', after=flaky, now=100.0)
+    transaction.commit()
+    service.process(now=200.0)                  # fails, retried later
+    assert service.getStatus(flaky) == QUEUED
+    assert service.getStatus(waiter) == BLOCKED
+    assert service.getWaitReason(flaky).startswith('retried: not before')
+    ran.healed.add('f')
+    service.process(now=300.0)
+    assert ran == ['f', 'after f']
+
+
+def test_a_cron_job_holds_its_tag_only_while_it_runs(service, ran):
+    service.addCronJob('note', 'tick', cron='* * * * *', tag='nightly',
+                       now=100.0)
+    free = service.add('note', 'free', afterTag='nightly', now=100.0)
+    assert service.getStatus(free) == QUEUED
+    transaction.commit()
+    service.process(now=100.0)
+    assert service.getStatus(free) == COMPLETED

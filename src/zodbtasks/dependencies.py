@@ -44,7 +44,7 @@ from zodbtasks.trees import IdSet
 
 LIVE, FAILED = 'live', 'failed'
 #: How many watchers one transaction looks at (the rest: later ones).
-RELEASE_BATCH = 500
+RELEASE_BATCH = 100
 #: How many candidates a check looks at per tag or task: jobs that
 #: finished but are not folded yet are skipped.
 CANDIDATES = 200
