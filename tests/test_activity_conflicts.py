@@ -132,3 +132,22 @@ def test_two_claims_of_one_serialization_tag_conflict(service, other, ran):
     # its retry sees the tag taken
     assert maps.holds.refusal(other.svc.jobs[b], 102.0) == (('serial', 's'),
                                                            None)
+
+
+def test_a_worker_lost_between_its_run_and_its_fold_is_repaired_by_the_sweeper(
+        service, ran):
+    """The run committed, the worker died before folding it: the sweeper
+    folds the job and releases its dependent, once."""
+    blocker = _claimed_blocker(service)
+    dependent = service.add('note', 'dependent', after=blocker, now=101.5)
+    transaction.commit()
+    Dispatch(service).finishJob(blocker, 102.0)
+    transaction.commit()                       # ... and worker w1 dies
+    assert service.getStatus(dependent) == BLOCKED
+    assert service.sweep(now=102.0 + 10 * service.leaseTimeout) == 0
+    transaction.commit()
+    assert service.getStatus(dependent) == QUEUED
+    assert service.workers() == []
+    service.process(now=1000.0)
+    assert ran == ['dependent']
+    assert service.checkIndex() == []
