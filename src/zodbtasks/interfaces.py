@@ -147,6 +147,16 @@ class IJob(zope.interface.Interface):
         title='Deadline (epoch seconds)',
         description='Not started by then, the job ends in error.',
         required=False)
+    after = zope.interface.Attribute('Ids of the jobs it waits for.')
+    tags = zope.interface.Attribute('Its tags (a sorted tuple).')
+    afterTag = zope.interface.Attribute(
+        'The tags whose other jobs it waits for (a sorted tuple).')
+    afterTask = zope.interface.Attribute(
+        'The tasks whose other jobs it waits for (a sorted tuple).')
+    onDependencyFailure = zope.interface.Attribute(
+        "'wait', 'run' or 'cancel' (see IWriteTaskService.add).")
+    serializationTag = zope.interface.Attribute(
+        'At most one job with this tag runs at any moment; or None.')
 
 
 class ICronJob(IJob):
