@@ -193,6 +193,12 @@ def job_options(priority=0, at=None, beginBy=None, after=(), tag=(),
     """The attributes a new job gets from ``add``'s keywords (only those
     that differ from a job's defaults), and when it may start (None: at
     once).  Raises before anything is created."""
+    if type(priority) is int and not priority and at is None \
+            and beginBy is None and onDependencyFailure == 'wait' \
+            and serializationTag is None and all(
+                type(value) is tuple and not value
+                for value in (after, tag, afterTag, afterTask)):
+        return {}, None  # the defaults: the common case, made cheap
     settings = {
         'priority': check_priority(priority),
         'after': after_ids(after),
