@@ -297,7 +297,9 @@ def test_cancel_stops_waiting_jobs(legacy):
         for role in waiting:
             assert service.cancel(IDS[role]), role
         assert not service.cancel(IDS['completed'])
-        assert not service.cancel(IDS['processing_lost'])
+        # a running job gets a cancel request (seen at its checkpoints)
+        assert service.cancel(IDS['processing_lost'])
+        assert legacy.status('processing_lost') == 'processing'
     assert service.process(now=FAR) == 1  # only queued_policy
     for role in waiting:
         assert legacy.status(role) == CANCELLED

@@ -70,12 +70,12 @@ class Dispatch:
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,
-                  traceback=None):
+                  traceback=None, cancelled=False):
         """See IJobDispatch."""
         job = self.maps.jobs.get(jobid)
         if job is None or job.status != PROCESSING:
             return False
-        self.maps.finish(job, now, output, error, traceback)
+        self.maps.finish(job, now, output, error, traceback, cancelled)
         return True
 
     def foldJobs(self, owner, now=None):

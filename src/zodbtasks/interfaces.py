@@ -60,6 +60,21 @@ class UnknownTaskError(LookupError):
     """
 
 
+class JobCancelled(Exception):
+    """Raised in a running task by ``zodbtasks.task.checkpoint`` (or
+    ``reportProgress``) once ``cancel`` was asked for its job: the job's
+    transaction is aborted (nothing it changed is committed) and the job
+    ends ``cancelled``.  A task must let it through.  Also importable
+    from ``zodbtasks.task``."""
+
+
+class TimeLimitExceeded(TaskError):
+    """Raised in a running task by ``checkpoint`` (or ``reportProgress``)
+    once the job ran longer than its ``timeLimit``: the job's transaction
+    is aborted and it ends ``error`` ("time limit of N s exceeded") or is
+    retried by its policy.  Also importable from ``zodbtasks.task``."""
+
+
 class InputError(TypeError):
     """A job's input cannot be stored in the ZODB (it cannot be pickled).
 

@@ -64,6 +64,8 @@ class Job(persistent.Persistent):
     onDependencyFailure = 'wait'
     #: At most one job with this tag runs at any moment.
     serializationTag = None
+    #: Seconds a run may take (checked at the task's checkpoints).
+    timeLimit = None
     #: How many of ``after`` are known to be done (they stay done).
     afterCursor = 0
     #: While blocked: the id of the job it watches.
@@ -156,8 +158,9 @@ class Job(persistent.Persistent):
         return Next(interfaces.QUEUED, None)
 
     def cancel_while_running(self):
-        """Whether a running job can be cancelled: a plain job cannot (its
-        run is one transaction: it completes or fails)."""
+        """Whether the kind handles a cancel while the job runs; a plain
+        job does not: ``cancel`` records a request that the task sees at
+        its next checkpoint (see zodbtasks.cancels)."""
         return False
 
 

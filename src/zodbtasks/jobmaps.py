@@ -27,6 +27,7 @@ outside a processor.
 """
 from BTrees.OOBTree import OOBTree
 
+from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import dependencies
 from zodbtasks import wakeup
@@ -110,6 +111,7 @@ class JobMaps:
             self.deps.changed(job, old, status)
             if old == PROCESSING:
                 self.holds.ended(job)
+                cancels.forget(self.service, job.id)
 
     # -- unique keys: one waiting job per key --------------------------------
 
@@ -303,13 +305,16 @@ class JobMaps:
         self.go(job, Next(ERROR, None), now)
         return True
 
-    def finish(self, job, now, output, error, traceback):
+    def finish(self, job, now, output, error, traceback, cancelled=False):
         """Record the end of a run; write the job only (see the design
-        note) unless its worker was swept meanwhile."""
+        note) unless its worker was swept meanwhile, or a cancel request
+        is dropped."""
         job.completed = now
         job.output = output if error is None else None
         job.recordFailure(error, traceback)
-        step = job.after_run(now, error)
+        cancels.forget(self.service, job.id)
+        step = Next(CANCELLED, None) if cancelled \
+            else job.after_run(now, error)
         job.status = step.status
         if step.at is not None:
             self.schedule_at(job, step.at)
@@ -375,6 +380,7 @@ class JobMaps:
         self.index_completed(job)
         self.deps.changed(job, PROCESSING, job.status)
         self.holds.ended(job)
+        cancels.forget(self.service, job.id)
 
     # -- dependencies and holds --------------------------------------------
 

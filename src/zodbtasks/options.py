@@ -189,13 +189,13 @@ def _bounded(values, most, name):
 
 def job_options(priority=0, at=None, beginBy=None, after=(), tag=(),
                 afterTag=(), afterTask=(), onDependencyFailure='wait',
-                serializationTag=None, now=0.0):
+                serializationTag=None, timeLimit=None, now=0.0):
     """The attributes a new job gets from ``add``'s keywords (only those
     that differ from a job's defaults), and when it may start (None: at
     once).  Raises before anything is created."""
     if type(priority) is int and not priority and at is None \
             and beginBy is None and onDependencyFailure == 'wait' \
-            and serializationTag is None and all(
+            and serializationTag is None and timeLimit is None and all(
                 type(value) is tuple and not value
                 for value in (after, tag, afterTag, afterTask)):
         return {}, None  # the defaults: the common case, made cheap
@@ -207,11 +207,24 @@ def job_options(priority=0, at=None, beginBy=None, after=(), tag=(),
         'afterTask': tags(afterTask, 'afterTask'),
         'onDependencyFailure': dependency_failure(onDependencyFailure),
         'serializationTag': serialization_tag(serializationTag),
+        'timeLimit': time_limit(timeLimit),
     }
     start = start_time(at)
     settings['deadline'] = deadline(beginBy, max(start or now, now))
     defaults = {'priority': 0, 'after': (), 'tags': (), 'afterTag': (),
                 'afterTask': (), 'onDependencyFailure': 'wait',
-                'serializationTag': None, 'deadline': None}
+                'serializationTag': None, 'deadline': None,
+                'timeLimit': None}
     return {name: value for name, value in settings.items()
             if value != defaults[name]}, start
+
+
+def time_limit(value):
+    """``timeLimit``: None or seconds > 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError('timeLimit: expected None or a number of seconds '
+                         '> 0, not %.80r' % (value,))
+    return float(value)

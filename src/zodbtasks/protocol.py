@@ -54,14 +54,16 @@ class IJobDispatch(zope.interface.Interface):
         same job conflict, so exactly one of them wins.
         """
 
-    def finishJob(jobid, now, output=None, error=None, traceback=None):
+    def finishJob(jobid, now, output=None, error=None, traceback=None,
+                  cancelled=False):
         """Record the end of a claimed job's run at ``now``: its output, or
         its error message and traceback.  A cron job is rescheduled from
         ``now``; other jobs become ``completed`` or ``error`` (or are
         retried as their retry policy says).  Writes only the job and its
         worker's record: the indexes follow at the worker's next claim or
-        ``foldJobs``.  Returns False (and changes nothing) when the job is
-        not processing."""
+        ``foldJobs``.  With ``cancelled``, the job was cancelled while it
+        ran: it ends ``cancelled`` with ``error`` as its reason.  Returns
+        False (and changes nothing) when the job is not processing."""
 
     def foldJobs(owner, now=None):
         """Index the jobs worker ``owner`` finished since its last claim;

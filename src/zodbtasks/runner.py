@@ -112,6 +112,9 @@ def run_job(service, tm, jobid, now=None, owner=None, stop=None):
                        jobid, CONFLICT_ATTEMPTS, exc)
         _record_failure(service, tm, jobid, now, 'gave up after %d '
                         'conflicting attempts: %s' % (CONFLICT_ATTEMPTS, exc))
+    except interfaces.JobCancelled as exc:
+        logger.info('job %s: %s', jobid, exc)
+        _record_failure(service, tm, jobid, now, str(exc), cancelled=True)
     except TaskError as exc:
         logger.warning('job %s failed: %s', jobid, exc)
         _record_failure(service, tm, jobid, now, str(exc),
@@ -194,10 +197,11 @@ def _execute(service, tm, jobid, now, owner):
         jobid, now if now is not None else clock.now(), output=output)
 
 
-def _record_failure(service, tm, jobid, now, message, traceback_text=None):
+def _record_failure(service, tm, jobid, now, message, traceback_text=None,
+                    cancelled=False):
     in_transaction(tm, lambda: Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), error=message,
-        traceback=traceback_text))
+        traceback=traceback_text, cancelled=cancelled))
 
 
 def release(service, tm, jobids):

@@ -28,6 +28,7 @@ from zope.container.contained import Contained
 from zope.interface.interfaces import IComponentLookup
 
 from zodbtasks import adding
+from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import limits
@@ -136,7 +137,7 @@ class TaskService(Activities, ServiceSettings, Contained,
     def add(self, task, input=None, startLater=False, *, priority=0,
             at=None, beginBy=None, after=(), tag=(), afterTag=(),
             afterTask=(), onDependencyFailure='wait', serializationTag=None,
-            uniqueKey=None, retryPolicy=None, now=None):
+            uniqueKey=None, retryPolicy=None, timeLimit=None, now=None):
         """See ITaskService."""
         uniqueKey = options.check_unique_key(uniqueKey)
         if uniqueKey is not None:
@@ -149,7 +150,7 @@ class TaskService(Activities, ServiceSettings, Contained,
             priority=priority, at=at, beginBy=beginBy, after=after, tag=tag,
             afterTag=afterTag, afterTask=afterTask,
             onDependencyFailure=onDependencyFailure,
-            serializationTag=serializationTag, now=now)
+            serializationTag=serializationTag, timeLimit=timeLimit, now=now)
         maps = self._maps()
         jobid = adding.add_job(maps, task, input, startLater, settings, start,
                                uniqueKey, retryPolicy, now)
@@ -210,7 +211,9 @@ class TaskService(Activities, ServiceSettings, Contained,
         """See ITaskService."""
         job, maps = self._settled(jobid)
         if job.status == PROCESSING:
-            return job.cancel_while_running()
+            if not job.cancel_while_running():
+                cancels.request(self, jobid, cancels.current_principal())
+            return True
         if job.status not in WAITING:
             return False
         maps.cancel(job, CANCELLED)
@@ -362,6 +365,20 @@ class TaskService(Activities, ServiceSettings, Contained,
                  'running': maps.running(record),
                  'alive': record.alive(now, self.leaseTimeout)}
                 for record in maps.workers.values()]
+
+    def overTimeLimit(self, now=None):
+        """See ITaskService."""
+        now = clock.now() if now is None else now
+        found = []
+        for jobid in self._index.ids_by_status(PROCESSING):
+            job = self.jobs.get(jobid)
+            if job is None or job.status != PROCESSING:
+                continue
+            task = self.getSiteManager().queryUtility(self.taskInterface,
+                                                      job.task)
+            if cancels.over_time_limit(job, task, now):
+                found.append(job)
+        return found
 
     def stuckJobs(self, now=None):
         """See ITaskService."""

@@ -1,11 +1,14 @@
 """Tasks: ``SimpleTask`` wraps a function; ``TaskError`` is what a task
 raises for an expected failure; ``reportProgress`` tells operators how far
-a running task got."""
+a running task got; ``checkpoint`` lets a running task be cancelled or
+stopped at its time limit."""
 import logging
 
 import zope.interface
 from transaction.interfaces import TransientError
 
+from zodbtasks import cancels
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.transactions import own_connection
@@ -14,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 TaskError = interfaces.TaskError  # its home until 0.1; both names work
+JobCancelled = interfaces.JobCancelled
+TimeLimitExceeded = interfaces.TimeLimitExceeded
 
 
 @zope.interface.implementer(interfaces.ITask)
@@ -44,6 +49,7 @@ def reportProgress(service, jobid, fraction, message=None):
     if not 0.0 <= fraction <= 1.0:
         raise ValueError('progress must be between 0.0 and 1.0, not %r'
                          % (fraction,))
+    checkpoint(service, jobid)
     progress = (float(fraction), None if message is None else str(message))
     jar = service._p_jar
     if jar is None:
@@ -57,3 +63,26 @@ def reportProgress(service, jobid, fraction, message=None):
         except TransientError:
             logger.debug('progress report of job %s dropped (conflict)',
                          jobid)
+
+
+def checkpoint(service, jobid, now=None):
+    """Call it from a running task now and then: it raises JobCancelled
+    once ``cancel(jobid)`` was asked (the job's transaction is then
+    aborted and the job ends ``cancelled``), and TimeLimitExceeded once
+    the job ran longer than its ``timeLimit`` (or its task's) at ``now``
+    (default: the clock).  Cheap: it looks for a cancel request at most
+    every ``zodbtasks.cancels.CHECK_INTERVAL`` seconds, in a connection
+    of its own (the task's own cannot see what was committed after its
+    transaction began).  ``reportProgress`` calls it too."""
+    job = service.jobs.get(jobid)
+    if job is None or job.status != interfaces.PROCESSING:
+        return
+    who = cancels.requested(service, jobid)
+    if who is not None:
+        raise JobCancelled('cancelled while running by %s' % who)
+    task = service.getSiteManager().queryUtility(service.taskInterface,
+                                                 job.task)
+    now = clock.now() if now is None else now
+    if cancels.over_time_limit(job, task, now):
+        raise TimeLimitExceeded('time limit of %g s exceeded'
+                                % cancels.time_limit(job, task))

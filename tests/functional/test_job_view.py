@@ -117,3 +117,26 @@ def test_job_page_names_the_worker(manager, demo):
     assert 'Last run by' in page.text
     assert page.html.find(id='zt-owner').text.startswith(
         worker_id())
+
+
+def test_cancel_a_running_job_from_its_page(manager, demo):
+    jobid = demo.service.add('echo')
+    demo.commit()
+    runner.claim(demo.service, demo.tm, 0, 1)
+    demo.commit()
+    page = _page(manager, jobid)
+    page = page.forms[0].submit('cancel')
+    assert 'Job asked to stop: it ends cancelled at its next checkpoint.' \
+        in page.text
+    demo.sync()
+    assert demo.service.getStatus(jobid) == 'processing'
+    assert demo.service._cancel_requests[jobid] == 'zodbtasks.admin'
+
+
+def test_a_running_job_over_its_time_limit_says_so(manager, demo):
+    jobid = demo.service.add('echo', timeLimit=1.0)
+    demo.commit()
+    runner.claim(demo.service, demo.tm, 0, 1)   # started in 1970
+    demo.commit()
+    over = _page(manager, jobid).html.find(id='zt-over-time-limit')
+    assert over.text == 'over its time limit of 1 s'

@@ -233,3 +233,19 @@ def test_detail_view_of_the_task_is_shown(manager, demo, application):
         gsm.unregisterAdapter(EchoDetail, (IJob, IBrowserRequest),
                               zope.interface.Interface, 'echo_detail')
 
+
+
+def test_cancel_selected_asks_running_jobs_to_stop(manager, demo):
+    from zodbtasks import runner
+    running = demo.service.add('echo')
+    waiting = demo.service.add('echo', startLater=True)
+    demo.commit()
+    runner.claim(demo.service, demo.tm, 0, 1)
+    demo.commit()
+    response = _act(manager, 'cancel', ids=[running, waiting])
+    assert ('2 of 2 selected jobs cancelled (1 running ones asked to stop '
+            'at their next checkpoint).') in response.text
+    demo.sync()
+    assert demo.service.getStatus(waiting) == 'cancelled'
+    assert demo.service.getStatus(running) == 'processing'
+    assert running in demo.service._cancel_requests

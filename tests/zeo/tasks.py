@@ -64,6 +64,19 @@ def _span(service, jobid, input):
     return os.getpid()
 
 
+def _patient(service, jobid, input):
+    """Add 1 to ``input['value']``, then call checkpoint every 10 ms for
+    up to ``input['seconds']`` seconds (a cancel stops it)."""
+    from zodbtasks.task import checkpoint
+    record_run(jobid)
+    input['value'] = input.get('value', 0) + 1
+    end = time.monotonic() + input.get('seconds', 30.0)
+    while time.monotonic() < end:
+        checkpoint(service, jobid)
+        time.sleep(0.01)
+    return os.getpid()
+
+
 def record_run(jobid):
     path = os.environ.get(RUNS_VARIABLE)
     if path:
@@ -74,8 +87,9 @@ def record_run(jobid):
 count = Task(_count)
 hold = Task(_hold)
 span = Task(_span)
+patient = Task(_patient)
 #: The tasks by name, as tasks.zcml registers them.
-TASKS = {'count': count, 'hold': hold, 'span': span}
+TASKS = {'count': count, 'hold': hold, 'span': span, 'patient': patient}
 
 
 def register():

@@ -133,3 +133,21 @@ def _max_concurrent(jobs):
         running += delta
         most = max(most, running)
     return most
+
+
+def test_a_job_running_in_a_worker_is_cancelled_from_this_process(
+        workers, zeo_service):
+    worker = workers.start(threads=1)
+    jobid = zeo_service.add('patient', PersistentMapping(value=0,
+                                                         seconds=60.0))
+    wait_for(lambda: workers.runs_by_job().get(jobid), RUN_DEADLINE,
+             'the worker did not start the job')
+    for attempt in zeo_service.tm.attempts(10):
+        with attempt:
+            assert zeo_service.service.cancel(jobid)
+    [job] = zeo_service.wait_finished([jobid], RUN_DEADLINE,
+                                      statuses=('cancelled',))
+    assert job.error == 'cancelled while running by system'
+    assert job.input['value'] == 0            # its effect was aborted
+    assert job.attempts == 1
+    assert workers.stop(worker) == 0

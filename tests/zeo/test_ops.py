@@ -152,17 +152,21 @@ def test_reindex_reports_and_fixes_drift(zeo_instance, jobs, zeo_service):
     assert fresh.checkIndex() == []
 
 
-def test_cancel_cancels_waiting_jobs_only(zeo_instance, jobs, zeo_service):
+def test_cancel_cancels_waiting_jobs_and_asks_running_ones(
+        zeo_instance, jobs, zeo_service):
     status, lines = run(zeo_instance, 'cancel', str(jobs['queued']),
-                        str(jobs['running']))
+                        str(jobs['running']), str(jobs['done']))
     assert status == 1
     assert lines == [
         'cancelled %s (zeo@jobs)' % jobs['queued'],
-        'not cancelled %s (zeo@jobs): it is processing' % jobs['running'],
+        'asked %s (zeo@jobs) to stop: it is running, and ends cancelled at '
+        'its next checkpoint' % jobs['running'],
+        'not cancelled %s (zeo@jobs): it is completed' % jobs['done'],
     ]
     service = zeo_service.fresh()
     assert service.getStatus(jobs['queued']) == CANCELLED
     assert service.countByStatus()[CANCELLED] == 1
+    assert service._cancel_requests[jobs['running']] == 'system'
 
 
 def test_watch_prints_counts_per_service_and_status(zeo_instance, jobs,
@@ -264,3 +268,22 @@ def test_the_console_script_runs_as_a_module(zeo_instance, jobs):
         timeout=60, env=subprocess_environ())
     assert output.returncode == 0, output.stderr
     assert str(jobs['stuck']) in output.stdout
+
+
+def test_stuck_lists_running_jobs_over_their_time_limit(zeo_instance,
+                                                        zeo_service):
+    now = clock.now()
+    jobid = zeo_service.add('hold', 1.0, timeLimit=5.0)
+    with zeo_service.tm:
+        Dispatch(zeo_service.service).claimJobs(now - 60.0, 1, LIVE)
+        Dispatch(zeo_service.service).heartbeat(LIVE, now)
+    status, lines = run(zeo_instance, 'stuck')
+    assert status == 0
+    assert columns(lines[0]) == ['SERVICE', 'JOB', 'TASK', 'WORKER',
+                                 'STARTED (UTC)', 'TIME LIMIT']
+    row = columns(lines[1])
+    assert row[:4] == ['zeo@jobs', str(jobid), 'hold', LIVE]
+    assert row[-1] == '5 s'
+    assert lines[2].startswith('1 job over its time limit: a task that '
+                               'never reaches a checkpoint')
+    assert lines[3] == 'No stuck job in *@*.'

@@ -14,7 +14,8 @@ default ``*@*``, every task service of the root folder and its sites):
 ``failed``
     jobs in error, newest first, with their error message;
 ``requeue JOBID...`` / ``cancel JOBID...``
-    queue failed or cancelled jobs again / cancel waiting jobs;
+    queue failed or cancelled jobs again / cancel waiting jobs, and ask
+    running ones to stop (at their next checkpoint);
 ``watch [--interval 3] [--count N]``
     counts per service and status, refreshed every few seconds;
 ``reindex [--fix] [--show N]``
@@ -117,6 +118,19 @@ def show_stuck(session, args, out):
                           key=lambda job: job.id):
             rows.append([label, job.id, job.task, job.owner, job.attempts,
                          clock.format_utc(job.started, missing='-')])
+    over = [[label, job.id, job.task, job.owner,
+             clock.format_utc(job.started, missing='-'),
+             '%g s' % (job.timeLimit or 0)]
+            for label, service in session.services()
+            for job in service.overTimeLimit(now=now)]
+    if over:
+        print_table(out, ['SERVICE', 'JOB', 'TASK', 'WORKER',
+                          'STARTED (UTC)', 'TIME LIMIT'], over, '')
+        print('%d job%s over %s time limit: a task that never reaches a '
+              'checkpoint is stopped only by stopping its worker (its lease '
+              'then gives the job back).' % (
+                  len(over), '' if len(over) == 1 else 's',
+                  'its' if len(over) == 1 else 'their'), file=out)
     if not print_table(out, ['SERVICE', 'JOB', 'TASK', 'WORKER (dead)',
                              'ATTEMPTS', 'STARTED (UTC)'], rows,
                        'No stuck job in %s.' % session.directive):
@@ -179,6 +193,9 @@ def _change_jobs(session, jobids, method, done, refused, out):
             print('%s: %s' % (jobid, 'no such job' if detail == 0 else
                               'in %d services: say which with --service'
                               % detail), file=out)
+        elif changed and detail == 'processing':
+            print('asked %s (%s) to stop: it is running, and ends %s at '
+                  'its next checkpoint' % (jobid, label, done), file=out)
         elif changed:
             print('%s %s (%s)' % (done, jobid, label), file=out)
         else:
@@ -301,7 +318,8 @@ COMMANDS = {
         limit_argument),
     'requeue': Command(
         requeue, 'queue failed or cancelled jobs again', jobids_argument),
-    'cancel': Command(cancel, 'cancel jobs that wait', jobids_argument),
+    'cancel': Command(cancel, 'cancel jobs that wait, ask running ones to '
+                      'stop', jobids_argument),
     'watch': Command(
         watch, 'counts per service and status, refreshed', watch_arguments),
     'reindex': Command(

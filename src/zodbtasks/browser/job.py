@@ -5,6 +5,8 @@ from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
+from zodbtasks import cancels
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import ServiceView
@@ -54,7 +56,11 @@ class JobView(ServiceView):
                 ('retry', self.service.retry, 'queued again'),
                 ('delete', self.service.delete, 'deleted')):
             if action in form:
+                running = self.job.status == interfaces.PROCESSING
                 if method(jobid):
+                    if action == 'cancel' and running:
+                        return ('asked to stop: it ends cancelled at its '
+                                'next checkpoint')
                     return done
                 self.error = 'The job is %s: it cannot be %s.' % (
                     self.job.status, done)
@@ -83,7 +89,19 @@ class JobView(ServiceView):
             'owner': job.owner,
             'progress': progress,
             'percent': None if progress is None else int(progress[0] * 100),
+            'over_time_limit': self._over_time_limit(),
         }
+
+    def _over_time_limit(self):
+        """'over its time limit of N s' for a running job past it."""
+        job = self.job
+        if job.status != interfaces.PROCESSING:
+            return None
+        task = self.service.getSiteManager().queryUtility(
+            self.service.taskInterface, job.task)
+        if not cancels.over_time_limit(job, task, clock.now()):
+            return None
+        return 'over its time limit of %g s' % cancels.time_limit(job, task)
 
     def schedule(self):
         job = self.job
@@ -110,8 +128,8 @@ class JobView(ServiceView):
         status = self.job.status
         return {
             'start': status == interfaces.STARTLATER,
-            'cancel': status in (interfaces.QUEUED, interfaces.DELAYED,
-                                 interfaces.CRONJOB, interfaces.STARTLATER),
+            'cancel': status in interfaces.WAITING
+            or status == interfaces.PROCESSING,
             'retry': status in (interfaces.ERROR, interfaces.CANCELLED),
             'delete': status != interfaces.PROCESSING,
         }[action] and self.may_manage()

@@ -102,7 +102,13 @@ class JobsView(ServiceView):
                                      ('delete', service.delete, 'deleted')):
             if action in form:
                 ids = self.selected()
+                running = {jobid for jobid in ids if jobid in service.jobs
+                           and service.jobs[jobid].status == interfaces.PROCESSING}
                 count = sum(1 for jobid in ids if method(jobid))
+                if action == 'cancel' and running:
+                    return ('%d of %d selected jobs cancelled (%d running '
+                            'ones asked to stop at their next checkpoint).'
+                            % (count, len(ids), len(running)))
                 return '%d of %d selected jobs %s.' % (count, len(ids), done)
         if 'cancelAll' in form:
             return '%d jobs cancelled.' % service.cancelAll()

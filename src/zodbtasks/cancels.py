@@ -1,0 +1,94 @@
+"""Cancelling running jobs and time limits.
+
+A running job's transaction writes the job; a cancel request written on
+the job would conflict with it.  So ``request`` stores the request in a
+small tree of its own (``service._cancel_requests``: job id -> who asked)
+and the running task looks for it at its checkpoints (``zodbtasks.task.
+checkpoint`` and ``reportProgress``).  The task's own connection cannot
+see what was committed after its transaction began, so ``requested``
+reads the tree in a connection of its own, at most every
+``CHECK_INTERVAL`` seconds per job.  The request is removed in the
+transaction that records the job's end.  Nothing here reads the clock:
+``now`` is passed in.
+"""
+import threading
+import time
+
+from BTrees.LOBTree import LOBTree
+from zope.security.management import queryInteraction
+
+from zodbtasks.transactions import own_connection
+
+#: Seconds between two looks at the requests for one running job.
+CHECK_INTERVAL = 0.2
+
+_last_look = {}
+_lock = threading.Lock()
+
+
+def current_principal():
+    """The id of the principal of the current interaction (the first
+    participation's), or 'system'."""
+    interaction = queryInteraction()
+    for participation in getattr(interaction, 'participations', ()) or ():
+        principal = getattr(participation, 'principal', None)
+        if principal is not None:
+            return principal.id
+    return 'system'
+
+
+def request(service, jobid, who):
+    """Ask running job ``jobid`` to stop (the caller commits)."""
+    tree = getattr(service, '_cancel_requests', None)
+    if tree is None:
+        tree = service._cancel_requests = LOBTree()
+    tree[jobid] = who
+
+
+def requested_in(service, jobid):
+    """Who asked to cancel ``jobid`` as ``service``'s connection sees it,
+    or None."""
+    tree = getattr(service, '_cancel_requests', None)
+    return tree.get(jobid) if tree is not None else None
+
+
+def forget(service, jobid):
+    """The job ended: drop its request (writes only when there is one)."""
+    tree = getattr(service, '_cancel_requests', None)
+    if tree is not None and jobid in tree:
+        del tree[jobid]
+
+
+def requested(service, jobid, monotonic=time.monotonic):
+    """Who asked to cancel running ``jobid``, as committed now, or None;
+    looks at most every CHECK_INTERVAL seconds per job."""
+    jar = service._p_jar
+    if jar is None:
+        return requested_in(service, jobid)
+    key = (id(jar.db()), service._p_oid, jobid)
+    now = monotonic()
+    with _lock:
+        if now - _last_look.get(key, -CHECK_INTERVAL) < CHECK_INTERVAL:
+            return None
+        _last_look[key] = now
+        if len(_last_look) > 10000:
+            _last_look.clear()
+    with own_connection(jar.db()) as (connection, tm):
+        with tm:
+            return requested_in(connection.get(service._p_oid), jobid)
+
+
+def time_limit(job, task):
+    """The job's time limit in seconds (its own, else its task's), or
+    None."""
+    limit = getattr(job, 'timeLimit', None)
+    if limit is None:
+        limit = getattr(task, 'timeLimit', None)
+    return limit
+
+
+def over_time_limit(job, task, now):
+    """Whether running ``job`` ran longer than its limit at ``now``."""
+    limit = time_limit(job, task)
+    return limit is not None and job.started is not None \
+        and now - job.started > limit
