@@ -172,6 +172,8 @@ class IJob(zope.interface.Interface):
         "'wait', 'run' or 'cancel' (see IWriteTaskService.add).")
     serializationTag = zope.interface.Attribute(
         'At most one job with this tag runs at any moment; or None.')
+    timeLimit = zope.interface.Attribute(
+        'Seconds a run may take (checked at checkpoints), or None.')
 
 
 class ICronJob(IJob):
@@ -361,6 +363,10 @@ class IReadTaskService(zope.interface.Interface):
     def stuckJobs(now=None):
         """The jobs claimed by workers that are no longer alive."""
 
+    def overTimeLimit(now=None):
+        """The running jobs that ran longer than their ``timeLimit`` (or
+        their task's) at ``now``: tasks that do not reach a checkpoint."""
+
     def checkIndex():
         """Compare the indexes (status and task sets and their counts, the
         time indexes, the queue, the schedule, the worker records) with
@@ -379,7 +385,7 @@ class IWriteTaskService(zope.interface.Interface):
     def add(task, input=None, startLater=False, *, priority=0, at=None,
             beginBy=None, after=(), tag=(), afterTag=(), afterTask=(),
             onDependencyFailure='wait', serializationTag=None,
-            uniqueKey=None, retryPolicy=None, now=None):
+            uniqueKey=None, retryPolicy=None, timeLimit=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -408,7 +414,11 @@ class IWriteTaskService(zope.interface.Interface):
         moment, in all processes; the others stay queued in their order.
         ``retryPolicy`` (a zodbtasks.retry.RetryPolicy) says how it is
         retried when its worker is lost or, if asked, when its task fails;
-        a retried job keeps its priority and tags.  Raises UnknownTaskError for a
+        a retried job keeps its priority and tags.  ``timeLimit``
+        (seconds > 0; a task's ``timeLimit`` attribute applies to its jobs
+        without one): the first ``checkpoint`` past it raises
+        ``TimeLimitExceeded`` and the job ends ``error`` ("time limit of
+        N s exceeded") or is retried by its policy.  Raises UnknownTaskError for a
         task name that is not registered, InputError for an input that
         cannot be stored, LookupError for an unknown id in ``after``,
         ValueError for a priority that is not a whole number, a tag that
@@ -448,9 +458,18 @@ class IWriteTaskService(zope.interface.Interface):
         """Queue a ``startlater`` job; return whether it was queued."""
 
     def cancel(jobid):
-        """Cancel a queued, delayed, cron or startlater job so that it never
-        runs; return whether it was cancelled.  Running and finished jobs
-        are left as they are.  Never scans all jobs."""
+        """Cancel a waiting job (queued, blocked, delayed, cron or
+        startlater) so that it never runs; return whether it was
+        cancelled.  For a running job, record a cancel request (in a
+        structure of its own: it never conflicts with the job's
+        transaction) and return True: the task sees it at its next
+        ``zodbtasks.task.checkpoint`` or ``reportProgress``, which raise
+        ``JobCancelled``; the job's transaction is aborted (nothing it
+        changed is committed) and it ends ``cancelled`` with the error
+        "cancelled while running by <principal id or 'system'>".  A job
+        that finishes before a checkpoint keeps its outcome; a running
+        repeating cron job ends ``cancelled`` after this run instead.
+        Finished jobs are left as they are.  Never scans all jobs."""
 
     def cancelAll():
         """Cancel every job that has not started, in bounded transactions of
