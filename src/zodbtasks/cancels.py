@@ -15,8 +15,7 @@ import threading
 import time
 
 from BTrees.LOBTree import LOBTree
-from zope.security.management import queryInteraction
-
+from zodbtasks import identity
 from zodbtasks.transactions import own_connection
 
 #: Seconds between two looks at the requests for one running job.
@@ -27,14 +26,8 @@ _lock = threading.Lock()
 
 
 def current_principal():
-    """The id of the principal of the current interaction (the first
-    participation's), or 'system'."""
-    interaction = queryInteraction()
-    for participation in getattr(interaction, 'participations', ()) or ():
-        principal = getattr(participation, 'principal', None)
-        if principal is not None:
-            return principal.id
-    return 'system'
+    """The id of the principal of the current interaction, or 'system'."""
+    return identity.current_principal_id() or 'system'
 
 
 def request(service, jobid, who):

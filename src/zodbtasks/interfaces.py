@@ -32,6 +32,9 @@ STATUSES = (QUEUED, PROCESSING, COMPLETED, ERROR, CANCELLED, DELAYED,
 FINISHED = (CANCELLED, ERROR, COMPLETED)
 #: Statuses of jobs that have not started; ``cancelAll()`` cancels them.
 WAITING = (QUEUED, DELAYED, CRONJOB, STARTLATER, BLOCKED)
+#: The default of ``add``'s ``runAs``: the current interaction's principal.
+CURRENT_PRINCIPAL = object()
+
 #: Columns ``queryJobs`` (and the Jobs tab) can sort on.
 SORT_KEYS = ('id', 'task', 'status', 'started', 'completed')
 
@@ -174,6 +177,8 @@ class IJob(zope.interface.Interface):
         'At most one job with this tag runs at any moment; or None.')
     timeLimit = zope.interface.Attribute(
         'Seconds a run may take (checked at checkpoints), or None.')
+    runAs = zope.interface.Attribute(
+        'The id of the principal it runs as, or None (the system).')
 
 
 class ICronJob(IJob):
@@ -385,7 +390,8 @@ class IWriteTaskService(zope.interface.Interface):
     def add(task, input=None, startLater=False, *, priority=0, at=None,
             beginBy=None, after=(), tag=(), afterTag=(), afterTask=(),
             onDependencyFailure='wait', serializationTag=None,
-            uniqueKey=None, retryPolicy=None, timeLimit=None, now=None):
+            uniqueKey=None, retryPolicy=None, timeLimit=None,
+            runAs=CURRENT_PRINCIPAL, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -418,7 +424,13 @@ class IWriteTaskService(zope.interface.Interface):
         (seconds > 0; a task's ``timeLimit`` attribute applies to its jobs
         without one): the first ``checkpoint`` past it raises
         ``TimeLimitExceeded`` and the job ends ``error`` ("time limit of
-        N s exceeded") or is retried by its policy.  Raises UnknownTaskError for a
+        N s exceeded") or is retried by its policy.  ``runAs``: by
+        default the id of the current interaction's principal (the first
+        participation's; None without an interaction); a principal id, or
+        None for the system.  The job runs in an interaction of that
+        principal, looked up through the ``IAuthentication`` utility of
+        the service's site; one that no longer exists ends the job
+        ``error`` ("principal ... no longer exists").  Raises UnknownTaskError for a
         task name that is not registered, InputError for an input that
         cannot be stored, LookupError for an unknown id in ``after``,
         ValueError for a priority that is not a whole number, a tag that

@@ -66,6 +66,8 @@ class Job(persistent.Persistent):
     serializationTag = None
     #: Seconds a run may take (checked at the task's checkpoints).
     timeLimit = None
+    #: The id of the principal the job runs as (None: the system).
+    runAs = None
     #: How many of ``after`` are known to be done (they stay done).
     afterCursor = 0
     #: While blocked: the id of the job it watches.

@@ -26,6 +26,7 @@ import zope.component.hooks
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
+from zodbtasks import identity
 from zodbtasks import interfaces
 from zodbtasks import limits
 from zodbtasks import storage
@@ -178,7 +179,8 @@ def _execute(service, tm, jobid, now, owner):
         return  # deleted, or taken over by a sweeper
     task = service.getTask(job.task)
     txn = tm.get()
-    with zope.component.hooks.site(service.getSite()):
+    with zope.component.hooks.site(service.getSite()), \
+            identity.running_as(job.runAs):
         output = task(service, jobid, job.input)
     if tm.get() is not txn:
         logger.warning('task %r of job %s committed or aborted the job\'s '

@@ -30,6 +30,7 @@ from zope.interface.interfaces import IComponentLookup
 from zodbtasks import adding
 from zodbtasks import cancels
 from zodbtasks import clock
+from zodbtasks import identity
 from zodbtasks import interfaces
 from zodbtasks import limits
 from zodbtasks import options
@@ -137,7 +138,8 @@ class TaskService(Activities, ServiceSettings, Contained,
     def add(self, task, input=None, startLater=False, *, priority=0,
             at=None, beginBy=None, after=(), tag=(), afterTag=(),
             afterTask=(), onDependencyFailure='wait', serializationTag=None,
-            uniqueKey=None, retryPolicy=None, timeLimit=None, now=None):
+            uniqueKey=None, retryPolicy=None, timeLimit=None,
+            runAs=identity.CURRENT_PRINCIPAL, now=None):
         """See ITaskService."""
         uniqueKey = options.check_unique_key(uniqueKey)
         if uniqueKey is not None:
@@ -151,6 +153,9 @@ class TaskService(Activities, ServiceSettings, Contained,
             afterTag=afterTag, afterTask=afterTask,
             onDependencyFailure=onDependencyFailure,
             serializationTag=serializationTag, timeLimit=timeLimit, now=now)
+        principal = identity.run_as(runAs)
+        if principal is not None:
+            settings['runAs'] = principal
         maps = self._maps()
         jobid = adding.add_job(maps, task, input, startLater, settings, start,
                                uniqueKey, retryPolicy, now)
@@ -164,7 +169,8 @@ class TaskService(Activities, ServiceSettings, Contained,
     def addCronJob(self, task, input=None, minute=(), hour=(),
                    dayOfMonth=(), month=(), dayOfWeek=(), delay=None,
                    cron=None, timezone=None, now=None, *, priority=0,
-                   tag=(), serializationTag=None):
+                   tag=(), serializationTag=None,
+                   runAs=identity.CURRENT_PRINCIPAL):
         """See ITaskService."""
         self._check_new_job(task, input)
         now = clock.now() if now is None else now
@@ -176,6 +182,7 @@ class TaskService(Activities, ServiceSettings, Contained,
                       dayOfWeek=dayOfWeek, delay=delay, cron=cron,
                       timezone=timezone, created=now)
         adding.apply_cron_options(job, settings)
+        job.runAs = identity.run_as(runAs)
         maps.insert(job, now)
         return job.id
 

@@ -140,6 +140,7 @@ class JobView(ServiceView):
         job, service = self.job, self.service
         return {
             'priority': job.priority,
+            'added_by': job.runAs or 'system',
             'tags': ', '.join(job.tags) or 'none',
             'deadline': format.when(job.deadline) or 'none',
             'unique_key': job.uniqueKey or 'none',

@@ -170,6 +170,7 @@ class JobsView(ServiceView):
             'status': job.status,
             'priority': job.priority,
             'tags': ', '.join(job.tags),
+            'added_by': job.runAs or 'system',
             'created': format.when(job.created),
             'started': format.when(job.started),
             'completed': format.when(job.completed),
