@@ -27,6 +27,7 @@ from zope.component.interfaces import ISite
 from zope.container.contained import Contained
 from zope.interface.interfaces import IComponentLookup
 
+from zodbtasks import activation
 from zodbtasks import adding
 from zodbtasks import cancels
 from zodbtasks import clock
@@ -127,6 +128,8 @@ class TaskService(Activities, ServiceSettings, Contained,
     def getTask(self, name):
         """See ITaskService."""
         task = self.getSiteManager().queryUtility(self.taskInterface, name)
+        if task is None and name == activation.METHOD_TASK:
+            return activation.CALL_METHOD
         if task is None:
             raise interfaces.UnknownTaskError(
                 'no task named %r is registered for task service %s'

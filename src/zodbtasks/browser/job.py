@@ -5,6 +5,7 @@ from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
+from zodbtasks import activation
 from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import interfaces
@@ -92,6 +93,24 @@ class JobView(ServiceView):
             'over_time_limit': self._over_time_limit(),
         }
 
+    def _call(self):
+        """The object and method of an activation (``activate()``): its
+        path, a link to it while it is located, the method."""
+        job = removeSecurityProxy(self.job)
+        if job.task != activation.METHOD_TASK \
+                or not isinstance(job.input, activation.MethodCall):
+            return None
+        obj = job.input.obj
+        path = activation.object_path(obj)
+        url = None
+        if path is not None:
+            try:
+                url = absoluteURL(obj, self.request)
+            except TypeError:  # not locatable
+                url = None
+        return {'path': path or 'removed from its site', 'url': url,
+                'method': job.input.method + '()'}
+
     def _over_time_limit(self):
         """'over its time limit of N s' for a running job past it."""
         job = self.job
@@ -139,6 +158,7 @@ class JobView(ServiceView):
         for it (text is escaped by the template)."""
         job, service = self.job, self.service
         return {
+            'call': self._call(),
             'priority': job.priority,
             'added_by': job.runAs or 'system',
             'tags': ', '.join(job.tags) or 'none',
