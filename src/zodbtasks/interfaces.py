@@ -391,7 +391,7 @@ class IWriteTaskService(zope.interface.Interface):
             beginBy=None, after=(), tag=(), afterTag=(), afterTask=(),
             onDependencyFailure='wait', serializationTag=None,
             uniqueKey=None, retryPolicy=None, timeLimit=None,
-            runAs=CURRENT_PRINCIPAL, now=None):
+            runAs=CURRENT_PRINCIPAL, then=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -430,7 +430,12 @@ class IWriteTaskService(zope.interface.Interface):
         None for the system.  The job runs in an interaction of that
         principal, looked up through the ``IAuthentication`` utility of
         the service's site; one that no longer exists ends the job
-        ``error`` ("principal ... no longer exists").  Raises UnknownTaskError for a
+        ``error`` ("principal ... no longer exists").  ``then`` (a chain
+        step: ``(task, input)`` or ``(task, input, options)``, the input a
+        dict or None): when the job completes, the next job is added, in
+        the transaction that folds it, with this job's result under
+        ``'result'`` of a copy of its input and ``options`` as its
+        ``add()`` keywords (a ``then`` of its own chains further).  Raises UnknownTaskError for a
         task name that is not registered, InputError for an input that
         cannot be stored, LookupError for an unknown id in ``after``,
         ValueError for a priority that is not a whole number, a tag that
@@ -600,8 +605,31 @@ class IActivities(zope.interface.Interface):
         """priority -> how many jobs wait (not running or completed)."""
 
 
+class IWorkflows(zope.interface.Interface):
+    """Groups of jobs with a callback (fan-out / fan-in with results)."""
+
+    def addGroup(jobs, then=None, tag=None, onFailure='wait', now=None):
+        """Add the jobs of a group (``(task, input)`` pairs or dicts of
+        ``add()`` keywords with ``task``), tagged ``tag`` if given, and
+        return the group's id.  ``then`` (``(task, input)`` or ``(task,
+        input, options)``): a callback job that runs once, after every
+        member has finished, with a copy of its input (a dict or None)
+        holding ``'results'``, the members' results in member order,
+        and with ``onFailure='run'`` ``'errors'``, their error messages
+        (None for those that succeeded).  ``onFailure``: 'wait' (a failed
+        member keeps the callback waiting until it is retried to
+        success), 'run' or 'cancel'.  ValueError for bad input; nothing
+        is created then."""
+
+    def getGroup(groupId):
+        """The group: ``total``, ``done`` (finished members, failed ones
+        included), ``failed``, ``status`` ('running', then 'completed'
+        or 'failed'), ``results()`` and ``errors()`` in member order,
+        ``jobIds`` and ``callbackId``.  KeyError for an unknown id."""
+
+
 class ITaskService(IReadTaskService, IWriteTaskService, IActivities,
-                   IContained):
+                   IWorkflows, IContained):
     """A persistent service holding jobs and their queues (lovely names).
 
     Usually stored in a site's site manager (``sm['default'][name]``) and

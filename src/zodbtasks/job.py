@@ -68,6 +68,14 @@ class Job(persistent.Persistent):
     timeLimit = None
     #: The id of the principal the job runs as (None: the system).
     runAs = None
+    #: Group membership (zodbtasks.groups): the group id and position.
+    group = None
+    groupIndex = None
+    #: The group whose callback this job is.
+    callbackOf = None
+    #: The next step of a chain: (task, input, options), added when the
+    #: job completes.
+    then = None
     #: How many of ``after`` are known to be done (they stay done).
     afterCursor = 0
     #: While blocked: the id of the job it watches.

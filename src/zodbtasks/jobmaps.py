@@ -30,11 +30,13 @@ from BTrees.OOBTree import OOBTree
 from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import dependencies
+from zodbtasks import groups
 from zodbtasks import wakeup
 from zodbtasks.dependencies import Dependencies
 from zodbtasks.holds import Holds
 from zodbtasks.interfaces import BLOCKED
 from zodbtasks.interfaces import CANCELLED
+from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
@@ -109,6 +111,8 @@ class JobMaps:
             old, job.status = job.status, status
             self.index.move(job.id, old, status)
             self.deps.changed(job, old, status)
+            if job.group is not None:
+                groups.member_changed(self.service, job, old, status)
             if old == PROCESSING:
                 self.holds.ended(job)
                 cancels.forget(self.service, job.id)
@@ -379,6 +383,10 @@ class JobMaps:
         self.index.move(job.id, PROCESSING, job.status)
         self.index_completed(job)
         self.deps.changed(job, PROCESSING, job.status)
+        if job.group is not None:
+            groups.member_changed(self.service, job, PROCESSING, job.status)
+        if job.then is not None and job.status == COMPLETED:
+            self.service._add_next_step(job)
         self.holds.ended(job)
         cancels.forget(self.service, job.id)
 

@@ -26,6 +26,7 @@ import zope.component.hooks
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
+from zodbtasks import groups
 from zodbtasks import identity
 from zodbtasks import interfaces
 from zodbtasks import limits
@@ -179,9 +180,11 @@ def _execute(service, tm, jobid, now, owner):
         return  # deleted, or taken over by a sweeper
     task = service.getTask(job.task)
     txn = tm.get()
+    data = job.input if job.callbackOf is None \
+        else groups.callback_input(service, job)
     with zope.component.hooks.site(service.getSite()), \
             identity.running_as(job.runAs):
-        output = task(service, jobid, job.input)
+        output = task(service, jobid, data)
     if tm.get() is not txn:
         logger.warning('task %r of job %s committed or aborted the job\'s '
                        'transaction: its effects are not atomic with the '

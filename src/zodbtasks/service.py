@@ -31,6 +31,7 @@ from zodbtasks import activation
 from zodbtasks import adding
 from zodbtasks import cancels
 from zodbtasks import clock
+from zodbtasks import groups
 from zodbtasks import identity
 from zodbtasks import interfaces
 from zodbtasks import limits
@@ -52,6 +53,7 @@ from zodbtasks.job import CronJob
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.settings import ServiceSettings
+from zodbtasks.workflows import Workflows
 
 #: How many jobs one transaction of clean(), cancelAll() or
 #: rebuildIndex() touches.
@@ -59,7 +61,7 @@ BATCH_SIZE = 1000
 
 
 @zope.interface.implementer(interfaces.ITaskService)
-class TaskService(Activities, ServiceSettings, Contained,
+class TaskService(Activities, Workflows, ServiceSettings, Contained,
                   persistent.Persistent):
     """See ITaskService."""
 
@@ -142,7 +144,7 @@ class TaskService(Activities, ServiceSettings, Contained,
             at=None, beginBy=None, after=(), tag=(), afterTag=(),
             afterTask=(), onDependencyFailure='wait', serializationTag=None,
             uniqueKey=None, retryPolicy=None, timeLimit=None,
-            runAs=identity.CURRENT_PRINCIPAL, now=None):
+            runAs=identity.CURRENT_PRINCIPAL, then=None, now=None):
         """See ITaskService."""
         uniqueKey = options.check_unique_key(uniqueKey)
         if uniqueKey is not None:
@@ -159,6 +161,10 @@ class TaskService(Activities, ServiceSettings, Contained,
         principal = identity.run_as(runAs)
         if principal is not None:
             settings['runAs'] = principal
+        then = groups.check_then(then)
+        if then is not None:
+            self.getTask(then[0])
+            settings['then'] = then
         maps = self._maps()
         jobid = adding.add_job(maps, task, input, startLater, settings, start,
                                uniqueKey, retryPolicy, now)
