@@ -154,3 +154,20 @@ def test_bad_groups_are_refused(service, calls, keywords, message):
         service.addGroup(**keywords)
     assert message in str(info.value)
     assert len(service) == 0
+
+
+def test_a_chain_step_whose_task_is_gone_does_not_block_claims(
+        service, calls):
+    import zope.component
+    from zodbtasks.interfaces import ITask
+    gone = testing.register_task('gone', lambda data: None)
+    first = service.add('square', 2, then=('gone', None), now=100.0)
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        gone, ITask, name='gone')
+    other = service.add('square', 3, now=100.0)
+    transaction.commit()
+    assert service.process(now=200.0) == 2
+    assert service.getStatus(first) == COMPLETED
+    assert service.getError(first).startswith(
+        "its chain step was not added: no task named 'gone'")
+    assert service.getStatus(other) == COMPLETED

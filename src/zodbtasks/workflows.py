@@ -1,7 +1,11 @@
 """Groups and chains, the public side (a mixin of TaskService; the
 stored part is ``zodbtasks.groups``)."""
+import logging
+
 from zodbtasks import clock
 from zodbtasks import groups
+
+logger = logging.getLogger(__name__)
 
 
 class Workflows:
@@ -61,7 +65,15 @@ class Workflows:
         data['result'] = job.output
         options.setdefault('runAs', job.runAs)
         job.then = None
-        return self.add(task, data, now=job.completed, **options)
+        try:
+            return self.add(task, data, now=job.completed, **options)
+        except (LookupError, ValueError, TypeError) as exc:
+            # Raised here, it would fail every claim that folds the job:
+            # the step is dropped, and the job says why.
+            logger.error('job %s: its chain step was not added: %s',
+                         job.id, exc)
+            job.error = 'its chain step was not added: %s' % (exc,)
+            return None
 
 
 def _member(spec, position):
