@@ -29,18 +29,11 @@ from zodbtasks import runner
 from zodbtasks import testing
 from zodbtasks.interfaces import QUEUED
 
+from bench_activities import _service  # the same service in a new FS
+
 
 class _Tiny(persistent.Persistent):
     value = 0
-
-
-def _service(folder):
-    db = testing.create_database(folder)
-    connection = db.open()
-    site = testing.add_site(testing.setup_root(connection), 'site')
-    service = testing.add_service(site, 'jobs')
-    transaction.commit()
-    return db, connection, service
 
 
 def _close(db, connection):

@@ -23,11 +23,8 @@ def ran(service, quiet):
 def other(db, service):
     """The same service in a second connection with its own
     transaction manager."""
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
-    yield Other(conn.get(service._p_oid), tm)
-    tm.abort()
-    conn.close()
+    with testing.open_service(db, service._p_oid) as (_, tm, copy):
+        yield Other(copy, tm)
 
 
 class Other:

@@ -4,7 +4,6 @@ nothing the job changed is committed."""
 import threading
 
 import pytest
-import zope.interface
 import transaction
 from persistent.mapping import PersistentMapping
 from zope.security.management import endInteraction
@@ -15,7 +14,6 @@ from zodbtasks import testing
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import ERROR
-from zodbtasks.interfaces import ITask
 from zodbtasks.interfaces import JobCancelled
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import TimeLimitExceeded
@@ -26,19 +24,8 @@ from zodbtasks.task import reportProgress
 DEADLINE = 30.0
 
 
-@zope.interface.implementer(ITask)
-class _Task:
-    """An ITask calling ``func(service, jobid, input)``."""
-
-    def __init__(self, func):
-        self.func = func
-
-    def __call__(self, service, jobid, input):
-        return self.func(service, jobid, input)
-
-
 def _register(name, func):
-    task = _Task(func)
+    task = testing.ServiceTask(func)
     testing.register_task(name, task)
     return task
 
@@ -111,13 +98,9 @@ def test_a_request_does_not_conflict_with_the_run(db, service, touching):
     job = service.jobs[jobid]
     job.input['touched'] = True                     # the run, under way
     Dispatch(service).finishJob(jobid, 101.0, output='done')
-    tm = transaction.TransactionManager()
-    other = db.open(transaction_manager=tm)
-    try:
-        assert other.get(service._p_oid).cancel(jobid)
+    with testing.open_service(db, service._p_oid) as (_, tm, copy):
+        assert copy.cancel(jobid)
         tm.commit()                                 # the request first
-    finally:
-        other.close()
     transaction.commit()                            # the run commits too
     assert service.getStatus(jobid) == 'completed'  # it finished first
     Dispatch(service).foldJobs('w1', 102.0)          # the fold drops it
@@ -142,15 +125,11 @@ def test_a_job_cancelled_from_another_connection_while_it_runs(
     transaction.commit()
 
     def work():
-        tm = transaction.TransactionManager()
-        connection = db.open(transaction_manager=tm)
         try:
-            own = connection.get(service._p_oid)
-            tm.begin()
-            own.process()
+            with testing.open_service(db, service._p_oid) as (_, tm, own):
+                tm.begin()
+                own.process()
         finally:
-            tm.abort()
-            connection.close()
             ended.set()
     thread = threading.Thread(target=work)
     thread.start()

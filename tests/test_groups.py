@@ -81,10 +81,7 @@ def _finish_in_two_connections(db, service, ids):
     from ZODB.POSException import ConflictError
     assert Dispatch(service).claimJobs(101.0, 1, 'w1') == [ids[0]]
     transaction.commit()
-    tm = transaction.TransactionManager()
-    other = db.open(transaction_manager=tm)
-    try:
-        svc = other.get(service._p_oid)
+    with testing.open_service(db, service._p_oid) as (_, tm, svc):
         assert Dispatch(svc).claimJobs(101.0, 1, 'w2') == [ids[1]]
         tm.commit()
         Dispatch(service).finishJob(ids[0], 102.0, output=1)
@@ -104,9 +101,6 @@ def _finish_in_two_connections(db, service, ids):
                 manager.commit()
                 retried = True
         return retried
-    finally:
-        tm.abort()
-        other.close()
 
 
 def test_members_finishing_at_once_do_not_conflict(db, service, calls):

@@ -212,15 +212,9 @@ def test_limits_are_shared_by_connections(db, service, ran):
     service.setTaskLimit('mail', maxRunning=1)
     service.pause('note')
     transaction.commit()
-    other_tm = transaction.TransactionManager()
-    other = db.open(transaction_manager=other_tm)
-    try:
-        copy = other.get(service._p_oid)
+    with testing.open_service(db, service._p_oid) as (_, _, copy):
         assert copy.isPaused('note')
         assert copy.getTaskLimits()['mail']['maxRunning'] == 1
-    finally:
-        other_tm.abort()
-        other.close()
 
 
 def test_activities_count_task_status_priority_and_worker(service, ran):

@@ -17,6 +17,7 @@ import time
 from BTrees.LOBTree import LOBTree
 from zodbtasks import identity
 from zodbtasks.transactions import own_connection
+from zodbtasks.trees import made
 
 #: Seconds between two looks at the requests for one running job.
 CHECK_INTERVAL = 0.2
@@ -32,10 +33,7 @@ def current_principal():
 
 def request(service, jobid, who):
     """Ask running job ``jobid`` to stop (the caller commits)."""
-    tree = getattr(service, '_cancel_requests', None)
-    if tree is None:
-        tree = service._cancel_requests = LOBTree()
-    tree[jobid] = who
+    made(service, '_cancel_requests', LOBTree)[jobid] = who
 
 
 def requested_in(service, jobid):

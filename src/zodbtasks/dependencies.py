@@ -41,6 +41,7 @@ from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import STATUSES
 from zodbtasks.trees import IdSet
+from zodbtasks.trees import made
 
 LIVE, FAILED = 'live', 'failed'
 #: How many watchers one transaction looks at (the rest: later ones).
@@ -128,20 +129,13 @@ class Dependencies:
         self.service._holders = live
         self.service._failed_holders = failed
 
-    def _tree(self, name):
-        tree = getattr(self.service, name, None)
-        if tree is None:
-            tree = LOBTree()
-            setattr(self.service, name, tree)
-        return tree
-
     @property
     def watchers(self):
-        return self._tree('_watchers')
+        return made(self.service, '_watchers', LOBTree)
 
     @property
     def releasing(self):
-        return self._tree('_releasing')
+        return made(self.service, '_releasing', LOBTree)
 
     def pending(self):
         """Whether watchers are left to look at."""

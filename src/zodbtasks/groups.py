@@ -23,6 +23,7 @@ from BTrees.LOBTree import LOBTree
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.keys import time_ordered_key
+from zodbtasks.trees import made
 
 #: What a group's callback does when a member fails.
 ON_FAILURE = ('wait', 'run', 'cancel')
@@ -74,10 +75,7 @@ class Group(persistent.Persistent):
 
 
 def tree(service):
-    groups = getattr(service, '_groups', None)
-    if groups is None:
-        groups = service._groups = LOBTree()
-    return groups
+    return made(service, '_groups', LOBTree)
 
 
 def new_group(service, job_ids, on_failure, now):

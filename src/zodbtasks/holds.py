@@ -30,6 +30,7 @@ from BTrees.OOBTree import OOBTree
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.trees import OrderTree
+from zodbtasks.trees import made
 
 #: A minute, the window of ``perMinute``.
 MINUTE = 60.0
@@ -69,11 +70,7 @@ class Holds:
         self.jobs = maps.jobs
 
     def _tree(self, name):
-        tree = getattr(self.service, name, None)
-        if tree is None:
-            tree = OOBTree()
-            setattr(self.service, name, tree)
-        return tree
+        return made(self.service, name, OOBTree)
 
     def _get(self, name, key):
         tree = getattr(self.service, name, None)
@@ -81,10 +78,7 @@ class Holds:
 
     @property
     def controls(self):
-        controls = getattr(self.service, '_controls', None)
-        if controls is None:
-            controls = self.service._controls = Controls()
-        return controls
+        return made(self.service, '_controls', Controls)
 
     def peek_controls(self):
         """The controls, or None while nothing was ever paused or

@@ -46,6 +46,7 @@ from zodbtasks.keys import MAX_ID
 from zodbtasks.keys import ready_key
 from zodbtasks.keys import time_ordered_key
 from zodbtasks.job import Next
+from zodbtasks.trees import made
 from zodbtasks.workers import WorkerRecord
 
 #: Seconds after which a due cron job that was held back is tried again.
@@ -67,9 +68,7 @@ class JobMaps:
 
     @property
     def workers(self):
-        if getattr(self.service, '_workers', None) is None:
-            self.service._workers = OOBTree()
-        return self.service._workers
+        return made(self.service, '_workers', OOBTree)
 
     # -- jobs in and out -------------------------------------------------
 
@@ -81,7 +80,7 @@ class JobMaps:
         """Store a new job and let it wait in its status."""
         self.jobs[job.id] = job
         self.index.add(job)
-        self.deps.changed(job, None, job.status)
+        self.indexed(job, None, job.status)
         if job.status != job.waiting_status:
             return
         self.enqueue(job, now)
@@ -93,7 +92,7 @@ class JobMaps:
         self.forget_unique(job)
         del self.jobs[job.id]
         self.index.remove(job)
-        self.deps.changed(job, job.status, None)
+        self.indexed(job, job.status, None)
         self.progress.pop(job.id, None)
 
     def change_task(self, job, task):
@@ -110,12 +109,20 @@ class JobMaps:
                 self.forget_unique(job)
             old, job.status = job.status, status
             self.index.move(job.id, old, status)
-            self.deps.changed(job, old, status)
-            if job.group is not None:
-                groups.member_changed(self.service, job, old, status)
-            if old == PROCESSING:
-                self.holds.ended(job)
-                cancels.forget(self.service, job.id)
+            self.indexed(job, old, status)
+
+    def indexed(self, job, old, new):
+        """What follows a change of a job's indexed status (None: new or
+        removed): its holds on tags and tasks and its watchers, its
+        group's outcome, what it held while it ran, its chain step."""
+        self.deps.changed(job, old, new)
+        if job.group is not None and new is not None:
+            groups.member_changed(self.service, job, old, new)
+        if old == PROCESSING:
+            self.holds.ended(job)
+            cancels.forget(self.service, job.id)
+        if job.then is not None and new == COMPLETED:
+            self.service._add_next_step(job)
 
     # -- unique keys: one waiting job per key --------------------------------
 
@@ -123,9 +130,7 @@ class JobMaps:
     def unique(self):
         """uniqueKey -> id of the waiting job that holds it (made on first
         use: services of 0.1 have none)."""
-        if self.unique_tree() is None:
-            self.service._unique = OOBTree()
-        return self.service._unique
+        return made(self.service, '_unique', OOBTree)
 
     def unique_tree(self):
         """The unique keys' tree, or None while none was ever held."""
@@ -382,13 +387,7 @@ class JobMaps:
         indexes, with its finish time."""
         self.index.move(job.id, PROCESSING, job.status)
         self.index_completed(job)
-        self.deps.changed(job, PROCESSING, job.status)
-        if job.group is not None:
-            groups.member_changed(self.service, job, PROCESSING, job.status)
-        if job.then is not None and job.status == COMPLETED:
-            self.service._add_next_step(job)
-        self.holds.ended(job)
-        cancels.forget(self.service, job.id)
+        self.indexed(job, PROCESSING, job.status)
 
     # -- dependencies and holds --------------------------------------------
 

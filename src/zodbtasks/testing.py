@@ -13,6 +13,7 @@ import tempfile
 import ZODB
 import ZODB.FileStorage
 import zope.component
+import zope.interface
 from zope.site.folder import Folder
 from zope.site.folder import rootFolder
 from zope.site.site import LocalSiteManager
@@ -77,6 +78,19 @@ def add_service(site, name='jobs', service=None):
     sm['default'][name] = service
     sm.registerUtility(service, ITaskService, name=name)
     return service
+
+
+@zope.interface.implementer(ITask)
+class ServiceTask:
+    """An ITask calling ``func(service, jobid, input)`` (SimpleTask passes
+    the input only): for tasks that report progress or reach
+    checkpoints."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, service, jobid, input):
+        return self.func(service, jobid, input)
 
 
 def register_task(name, task, registry=None):

@@ -95,3 +95,13 @@ class Counts(persistent.Persistent):
             if delta:
                 merged[key] = merged.get(key, 0) + delta
         return dict(committed, counts=merged)
+
+
+def made(owner, name, factory):
+    """``owner.<name>``, made with ``factory()`` on first use: services
+    made by an older release do not have the trees added since."""
+    value = getattr(owner, name, None)
+    if value is None:
+        value = factory()
+        setattr(owner, name, value)
+    return value

@@ -12,10 +12,7 @@ ZODB, so that the tests see every run, committed or not.
 import os
 import time
 
-import zope.interface
-
 from zodbtasks import testing
-from zodbtasks.interfaces import ITask
 
 #: The environment variable naming the run log of ``count``.
 RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
@@ -24,15 +21,8 @@ RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
 SPANS_VARIABLE = 'ZODBTASKS_TEST_SPANS'
 
 
-@zope.interface.implementer(ITask)
-class Task:
-    """The ITask calling ``func(service, jobid, input)``."""
-
-    def __init__(self, func):
-        self.func = func
-
-    def __call__(self, service, jobid, input):
-        return self.func(service, jobid, input)
+#: The ITask calling ``func(service, jobid, input)``.
+Task = testing.ServiceTask
 
 
 def _count(service, jobid, input):
