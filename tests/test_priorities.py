@@ -249,4 +249,5 @@ def test_jobs_of_0_1_have_the_defaults():
     from zodbtasks.job import Job
     job = Job(1, 'echo', None)
     assert (job.priority, job.deadline) == (0, None)
-    assert 'priority' not in job.__getstate__()
+    from zodbtasks import jobstate
+    assert 'priority' not in jobstate.decode(job.__getstate__())

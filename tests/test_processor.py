@@ -459,9 +459,9 @@ def test_slow_jobs_are_claimed_one_at_a_time(service, tasks, monkeypatch):
     sizes = []
     real_claim = runner.claim
 
-    def counting_claim(svc, tm, now, limit, owner=None):
+    def counting_claim(svc, tm, now, limit, owner=None, most=None):
         sizes.append(limit)
-        return real_claim(svc, tm, now, limit, owner)
+        return real_claim(svc, tm, now, limit, owner, most)
     monkeypatch.setattr(runner, 'claim', counting_claim)
     for _ in range(3):
         service.add('echo')

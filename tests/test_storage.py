@@ -250,8 +250,8 @@ def test_a_claim_whose_reply_was_lost_is_released_after_reconnecting(
     real_claim = Dispatch.claimJobs
     lost = []
 
-    def claim_and_lose_the_reply(self, now, limit, owner):
-        claimed = real_claim(self, now, limit, owner)
+    def claim_and_lose_the_reply(self, now, limit, owner, most=None):
+        claimed = real_claim(self, now, limit, owner, most)
         if claimed and not lost:
             lost.extend(claimed)
             lose_a_reply(True)

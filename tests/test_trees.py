@@ -38,8 +38,9 @@ def test_between_the_thresholds_nothing_changes():
     assert list(with_sentinel) == [0, 5] and list(without) == [5]
 
 
-def test_trees_have_small_buckets():
-    assert IdSet.max_leaf_size <= 32 and OrderTree.max_leaf_size <= 32
+def test_trees_have_bounded_buckets():
+    assert IdSet.max_leaf_size <= 120 and OrderTree.max_leaf_size <= 64
+    assert LARGE >= 2 * max(IdSet.max_leaf_size, OrderTree.max_leaf_size)
 
 
 def _filled(db, count):

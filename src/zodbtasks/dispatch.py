@@ -21,6 +21,7 @@ import zope.interface
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks.grouping import GroupSizes
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.jobmaps import JobMaps
 
@@ -39,12 +40,14 @@ class Dispatch:
         """See IJobDispatch."""
         return self.service.getTask(name)
 
-    def claimJobs(self, now, limit, owner):
+    def claimJobs(self, now, limit, owner, most=None):
         """See IJobDispatch.
 
         Writes nothing when there is nothing to claim, fold or schedule
         and the worker's heartbeat is fresh: idle workers must not commit
-        (each commit wakes the other processes' workers)."""
+        (each commit wakes the other processes' workers).  A job of a
+        grouping task raises the claim's size to its group size (up to
+        ``most``; None: no bound) so that its group can fill up."""
         maps = self.maps
         record = maps.workers.get(owner)
         if record is not None:
@@ -60,6 +63,7 @@ class Dispatch:
             if job is not None:
                 maps.claim(job, now, owner)
                 claimed.append(job.id)
+        sizes = GroupSizes(self.service)
         while len(claimed) < limit and maps.queue:
             job = maps.pull(now)
             if job is not None:
@@ -67,6 +71,10 @@ class Dispatch:
                 claimed.append(job.id)
                 if maps.holds.ends_batch(job):
                     break
+                size = sizes(job)
+                if size is not None and size > limit:
+                    limit = size if most is None else max(limit,
+                                                          min(size, most))
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,

@@ -115,6 +115,42 @@ class ITask(zope.interface.Interface):
         """
 
 
+#: The largest ``groupSize`` a batch task may declare.
+MAX_GROUP_SIZE = 1000
+
+
+class IBatchTask(ITask):
+    """A task whose jobs run in groups: up to ``groupSize`` claimed jobs
+    of the task, with the same ``groupKey`` (an ``add()`` keyword) and
+    the same principal (``runAs``), run in **one** transaction, wherever
+    jobs run (processor threads, worker processes, ``process()``).
+
+    ``SimpleTask(func, groupSize=100)`` provides it.  A group's call
+    fails no job by itself: when ``runBatch`` raises, or returns what
+    cannot be stored, the group's changes are rolled back to a savepoint
+    and each job runs alone (``runBatch`` with a list of one job, in a
+    savepoint of its own), so that only the jobs that fail alone end in
+    error.  Jobs that run alone for other reasons (the callback of a
+    group, whose input is made when it runs) are called as an ITask.
+    """
+
+    groupSize = zope.interface.Attribute(
+        'The most jobs one group has: a whole number from 1 to '
+        'MAX_GROUP_SIZE.')
+
+    def runBatch(service, jobs):
+        """Run ``jobs`` (a list of IJob: read each one's ``id`` and
+        ``input``, change none) inside the group's transaction and return
+        a list with one entry per job, in order: the job's result, or an
+        exception instance for a job that failed (it ends ``error`` with
+        that exception's message, or is retried by its retry policy; a
+        ``JobCancelled`` instance makes it ``cancelled``).  What the
+        task changed for a job it returns an exception for is committed
+        with the others unless the task rolled it back itself (a
+        savepoint per job: ``SimpleTask`` does so).
+        """
+
+
 # -- Jobs --------------------------------------------------------------------
 
 class IJob(zope.interface.Interface):
@@ -391,7 +427,7 @@ class IWriteTaskService(zope.interface.Interface):
             beginBy=None, after=(), tag=(), afterTag=(), afterTask=(),
             onDependencyFailure='wait', serializationTag=None,
             uniqueKey=None, retryPolicy=None, timeLimit=None,
-            runAs=CURRENT_PRINCIPAL, then=None, now=None):
+            runAs=CURRENT_PRINCIPAL, then=None, groupKey=None, now=None):
         """Add a job running the task named ``task`` and return its id.
 
         The job is ``queued`` (or ``startlater`` with ``startLater=True``,
@@ -435,12 +471,16 @@ class IWriteTaskService(zope.interface.Interface):
         dict or None): when the job completes, the next job is added, in
         the transaction that folds it, with this job's result under
         ``'result'`` of a copy of its input and ``options`` as its
-        ``add()`` keywords (a ``then`` of its own chains further).  Raises UnknownTaskError for a
-        task name that is not registered, InputError for an input that
-        cannot be stored, LookupError for an unknown id in ``after``,
-        ValueError for a priority that is not a whole number, a tag that
-        is not a non-empty string or an unknown policy, and ScheduleError for a naive datetime or a time after year
-        9999; no job is created then.  ``now`` is the creation time.
+        ``add()`` keywords (a ``then`` of its own chains further).
+        ``groupKey`` (a string): the jobs of a grouping task (IBatchTask)
+        run in one group only with jobs of the same key.  Raises
+        UnknownTaskError for a task name that is not registered,
+        InputError for an input that cannot be stored, LookupError for an
+        unknown id in ``after``, ValueError for a priority that is not a
+        whole number, a tag or key that is not a non-empty string or an
+        unknown policy, and ScheduleError for a naive datetime or a time
+        after year 9999; no job is created then.  ``now`` is the creation
+        time.
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
@@ -516,8 +556,9 @@ class IWriteTaskService(zope.interface.Interface):
         processors run); return the problems that were repaired."""
 
     def process(now=None):
-        """Run every job due at ``now`` in the calling thread, each in a
-        transaction of its own (see PendingChangesError); return how many
+        """Run every job due at ``now`` in the calling thread, each job,
+        or each group of a grouping task (IBatchTask), in a transaction
+        of its own (see PendingChangesError); return how many
         ran.  Afterwards the caller's connection sees the results."""
 
     def processNext(now=None):

@@ -15,6 +15,7 @@ from ZODB.POSException import ConflictError
 import zope.interface
 
 from zodbtasks import interfaces
+from zodbtasks import jobstate
 from zodbtasks.cron import make_schedule
 from zodbtasks.retry import DEFAULT as DEFAULT_RETRY_POLICY
 from zodbtasks.retry import RetryPolicy  # noqa: F401 (pickled here by 0.1)
@@ -31,6 +32,7 @@ Next = collections.namedtuple('Next', 'status at')
 class Job(persistent.Persistent):
     """See IJob."""
 
+    input = None
     output = None
     error = None
     traceback = None
@@ -68,6 +70,9 @@ class Job(persistent.Persistent):
     timeLimit = None
     #: The id of the principal the job runs as (None: the system).
     runAs = None
+    #: Jobs of a grouping task run in one group only with jobs of the
+    #: same key (zodbtasks.grouping).
+    groupKey = None
     #: Group membership (zodbtasks.groups): the group id and position.
     group = None
     groupIndex = None
@@ -104,21 +109,27 @@ class Job(persistent.Persistent):
 
     def __getstate__(self):
         """The state without attributes that are None like their class
-        default: smaller pickles, since a job is written twice per run."""
+        default, in its stored form (``zodbtasks.jobstate``): smaller
+        pickles, since a job is written twice per run."""
         cls = type(self)
-        return {name: value
-                for name, value in super().__getstate__().items()
-                if value is not None or getattr(cls, name, 0) is not None}
+        return jobstate.encode({
+            name: value for name, value in super().__getstate__().items()
+            if value is not None or getattr(cls, name, 0) is not None})
+
+    def __setstate__(self, state):
+        super().__setstate__(jobstate.decode(state))
 
     def _p_resolveConflict(self, old, committed, new):
         """Merge a registration of a watcher (which writes only
         ``watched``) with a change that came after it; any other pair of
         changes conflicts (two claims of one job must)."""
+        old, committed, new = (jobstate.decode(state)
+                               for state in (old, committed, new))
         ours, theirs = _changed(old, new), _changed(old, committed)
         if theirs <= {'watched'}:
-            return dict(new, watched=True)
+            return jobstate.encode(dict(new, watched=True))
         if ours <= {'watched'} and 'status' not in theirs:
-            return dict(committed, watched=True)
+            return jobstate.encode(dict(committed, watched=True))
         raise ConflictError(
             'job %s changed in two transactions' % old.get('id'))
 

@@ -319,6 +319,7 @@ class JobMaps:
         note) unless its worker was swept meanwhile, or a cancel request
         is dropped."""
         job.completed = now
+        job.releaseKey = None  # only a job that did not run goes back
         job.output = output if error is None else None
         job.recordFailure(error, traceback)
         cancels.forget(self.service, job.id)

@@ -37,6 +37,7 @@ import pickle
 
 from zodbtasks import interfaces
 from zodbtasks.job import _PersistentReferences
+from zodbtasks.job import check_picklable
 
 #: Default ``maxInputSize``: 1 MiB of pickle.
 DEFAULT_MAX_INPUT_SIZE = 1048576
@@ -174,3 +175,20 @@ def result_too_large(value, limit):
         return None
     return 'result too large: %s, limit %d' % (
         _size_text(size, exact, limit), limit)
+
+
+class ResultTooLarge(interfaces.TaskError):
+    """A task returned a result above the service's ``maxInputSize``."""
+
+
+def check_result(output, limit, what):
+    """Raise ResultTooLarge for a result above ``limit`` bytes and
+    InputError for one that cannot be stored (``what`` names it)."""
+    if surely_fits(output, limit):
+        return
+    # The size first: it is measured in bounded memory, while the check
+    # of what cannot be stored pickles the whole value.
+    too_large = result_too_large(output, limit)
+    if too_large:
+        raise ResultTooLarge(too_large)
+    check_picklable(output, what)

@@ -100,6 +100,18 @@ def check_unique_key(key):
     return key
 
 
+def check_group_key(key):
+    """``groupKey``: None or a non-empty str of at most MAX_UNIQUE_KEY
+    characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key \
+            or len(key) > MAX_UNIQUE_KEY:
+        raise ValueError('groupKey: expected a non-empty string of at most '
+                         '%d characters, not %.80r' % (MAX_UNIQUE_KEY, key))
+    return key
+
+
 #: The longest tag (tag, afterTag, afterTask, serializationTag) accepted.
 MAX_TAG = 200
 #: The most labels one keyword may list, and the most job ids in

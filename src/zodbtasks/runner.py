@@ -21,11 +21,11 @@ import logging
 import time
 import traceback as traceback_module
 
-import transaction
 import zope.component.hooks
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
+from zodbtasks import grouping
 from zodbtasks import groups
 from zodbtasks import identity
 from zodbtasks import interfaces
@@ -33,9 +33,9 @@ from zodbtasks import limits
 from zodbtasks import storage
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import TaskError
-from zodbtasks.job import check_picklable
 from zodbtasks.transactions import CONFLICT_ATTEMPTS
 from zodbtasks.transactions import in_transaction
+from zodbtasks.transactions import transaction_manager_of
 from zodbtasks.workers import worker_id
 
 logger = logging.getLogger(__name__)
@@ -50,15 +50,7 @@ CLAIM_BATCH = 20
 QUICK_JOB = 0.05
 
 
-class ResultTooLarge(TaskError):
-    """A task returned a result above the service's ``maxInputSize``."""
-
-
-def transaction_manager_of(service):
-    """The transaction manager of the service's connection (the thread's
-    own one when the service is not stored in a database)."""
-    jar = service._p_jar
-    return jar.transaction_manager if jar is not None else transaction.manager
+ResultTooLarge = limits.ResultTooLarge  # its home until 0.2
 
 
 def check_no_pending_changes(service):
@@ -87,10 +79,11 @@ def in_batches(service, step, statuses, batch_size):
 
 # -- one claim, one job ---------------------------------------------------------
 
-def claim(service, tm, now, limit, owner=None):
-    """Claim up to ``limit`` due jobs in a transaction of their own."""
+def claim(service, tm, now, limit, owner=None, most=None):
+    """Claim up to ``limit`` due jobs (up to ``most`` to fill a group of
+    a grouping task) in a transaction of their own."""
     return in_transaction(tm, lambda: Dispatch(service).claimJobs(
-        now, limit, owner or worker_id()), attempts=CLAIM_ATTEMPTS)
+        now, limit, owner or worker_id(), most), attempts=CLAIM_ATTEMPTS)
 
 
 def run_job(service, tm, jobid, now=None, owner=None, stop=None):
@@ -151,16 +144,23 @@ def run_through_outages(service, tm, jobid, now, owner, stop=None):
     when it is still ``processing`` under ``owner``, so its effects commit
     once.  Raises StorageUnavailable when ``stop`` was set meanwhile.
     """
+    return _through_outages(service, tm, owner, stop, 'job %s' % jobid,
+                            CONFLICT_ATTEMPTS, _execute, service, tm, jobid,
+                            now, owner)
+
+
+def _through_outages(service, tm, owner, stop, what, attempts, func, *args):
+    """``in_transaction(tm, func, *args)`` until it committed; after an
+    outage ``func`` must itself leave out what committed."""
     for outage in itertools.count():
         try:
-            return in_transaction(tm, _execute, service, tm, jobid, now,
-                                  owner)
+            return in_transaction(tm, func, *args, attempts=attempts)
         except storage.StorageUnavailable as exc:
             if not storage.wait_for_storage(service._p_jar.db(), owner,
                                             stop):
                 raise
-            logger.info('job %s: the storage went away (%s); running it '
-                        'again unless it committed', jobid, exc)
+            logger.info('%s: the storage went away (%s); running it '
+                        'again unless it committed', what, exc)
             _pause(outage, stop)
 
 
@@ -189,15 +189,8 @@ def _execute(service, tm, jobid, now, owner):
         logger.warning('task %r of job %s committed or aborted the job\'s '
                        'transaction: its effects are not atomic with the '
                        'job\'s status', job.task, jobid)
-    limit = service.maxInputSize
-    if not limits.surely_fits(output, limit):
-        # The size first: it is measured in bounded memory, while the
-        # check of what cannot be stored pickles the whole value.
-        too_large = limits.result_too_large(output, limit)
-        if too_large:
-            raise ResultTooLarge(too_large)  # the task's effects abort
-        check_picklable(output, 'result of job %s (task %r)'
-                        % (jobid, job.task))
+    limits.check_result(output, service.maxInputSize,  # or effects abort
+                        'result of job %s (task %r)' % (jobid, job.task))
     Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), output=output)
 
@@ -207,6 +200,75 @@ def _record_failure(service, tm, jobid, now, message, traceback_text=None,
     in_transaction(tm, lambda: Dispatch(service).finishJob(
         jobid, now if now is not None else clock.now(), error=message,
         traceback=traceback_text, cancelled=cancelled))
+
+
+# -- one group of a grouping task -------------------------------------------
+
+#: Transactions tried per group before it is halved.
+GROUP_ATTEMPTS = 2
+
+
+def run_group(service, tm, jobids, now=None, owner=None, stop=None):
+    """Run claimed jobs ``jobids`` of one grouping task (see
+    ``zodbtasks.grouping``) in one transaction: their effects and
+    statuses commit together.  On conflicts the group is tried again,
+    then halved, down to single jobs, whose failures are recorded as
+    ``run_job`` records them; so is a commit that failed otherwise, or a
+    data manager that cannot take savepoints."""
+    owner = owner or worker_id()
+    single = len(jobids) == 1
+    try:
+        _through_outages(service, tm, owner, stop,
+                         'group of %d jobs' % len(jobids),
+                         CONFLICT_ATTEMPTS if single else GROUP_ATTEMPTS,
+                         _execute_group, service, tm, jobids, now, owner)
+        return
+    except TransientError as exc:
+        if single:
+            logger.warning('job %s gave up after %d conflicting attempts: '
+                           '%s', jobids[0], CONFLICT_ATTEMPTS, exc)
+            _record_failure(service, tm, jobids[0], now, 'gave up after %d '
+                            'conflicting attempts: %s'
+                            % (CONFLICT_ATTEMPTS, exc))
+            return
+        reason = 'conflicted %d times' % GROUP_ATTEMPTS
+    except storage.CommitFailed as exc:
+        storage.reset_connection(service._p_jar)
+        if single:
+            logger.error('job %s: its commit failed', jobids[0],
+                         exc_info=exc)
+            _record_failure(service, tm, jobids[0], now, str(exc),
+                            traceback_module.format_exc())
+            return
+        reason = 'could not commit (%s)' % exc
+    except grouping.SavepointsUnsupported as exc:
+        if single:  # a lone job's savepoint comes first: not reached
+            raise
+        reason = 'cannot take savepoints (%s)' % exc
+    half = len(jobids) // 2
+    logger.info('a group of %d jobs %s; running it in halves',
+                len(jobids), reason)
+    for part in (jobids[:half], jobids[half:]):
+        if stop is not None and stop.is_set():
+            release(service, tm, part)
+        else:
+            run_group(service, tm, part, now, owner, stop)
+
+
+def _execute_group(service, tm, jobids, now, owner):
+    dispatch = Dispatch(service)
+    outcomes = grouping.execute_group(service, tm, jobids, owner)
+    stamp = now if now is not None else clock.now()
+    for job, output, exc in outcomes:
+        if exc is None:
+            dispatch.finishJob(job.id, stamp, output=output)
+            continue
+        message, text = grouping.error_of(exc)
+        cancelled = isinstance(exc, interfaces.JobCancelled)
+        (logger.info if cancelled else logger.warning)(
+            'job %s failed in its group: %s', job.id, message)
+        dispatch.finishJob(job.id, stamp, error=message, traceback=text,
+                           cancelled=cancelled)
 
 
 def release(service, tm, jobids):
@@ -244,7 +306,8 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
         if limit is not None:
             size = min(size, limit - done)
         jobids = claim(service, tm, now if now is not None else clock.now(),
-                       size, owner)
+                       size, owner,
+                       most=None if limit is None else limit - done)
         if not jobids:
             break
         began = time.perf_counter()
@@ -260,25 +323,35 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
 
 
 def _run_claimed(service, tm, jobids, now, owner, stop):
-    """Run the claimed jobs in order; release the rest when ``stop`` is
-    set, or when running one failed beyond its own error handling (the
+    """Run the claimed jobs, each alone or in its group (see
+    ``zodbtasks.grouping.units``); release the rest when ``stop`` is set,
+    or when running one failed beyond its own error handling (the
     storage went away), so that no claimed job waits for a sweeper while
     its worker lives.  Returns how many ran."""
-    index = 0
+    units = grouping.units(service, jobids)
+    ran = index = 0
     try:
-        for index, jobid in enumerate(jobids):
+        for index, unit in enumerate(units):
             if stop is not None and stop.is_set():
                 break
-            run_job(service, tm, jobid, now, owner, stop=stop)
+            if unit.batch:
+                run_group(service, tm, unit.ids, now, owner, stop=stop)
+            else:
+                run_job(service, tm, unit.ids[0], now, owner, stop=stop)
+            ran += len(unit.ids)
         else:
-            return len(jobids)
+            return ran
     except BaseException:
-        # The job at index did not commit its outcome: it goes back too.
+        # The unit at index did not commit its outcome: it goes back too.
         tm.abort()
-        _release_quietly(service, tm, jobids[index:])
+        _release_quietly(service, tm, _ids(units[index:]))
         raise
-    release(service, tm, jobids[index:])
-    return index
+    release(service, tm, _ids(units[index:]))
+    return ran
+
+
+def _ids(units):
+    return [jobid for unit in units for jobid in unit.ids]
 
 
 def _release_quietly(service, tm, jobids):

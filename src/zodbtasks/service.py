@@ -144,9 +144,11 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
             at=None, beginBy=None, after=(), tag=(), afterTag=(),
             afterTask=(), onDependencyFailure='wait', serializationTag=None,
             uniqueKey=None, retryPolicy=None, timeLimit=None,
-            runAs=identity.CURRENT_PRINCIPAL, then=None, now=None):
+            runAs=identity.CURRENT_PRINCIPAL, then=None, groupKey=None,
+            now=None):
         """See ITaskService."""
         uniqueKey = options.check_unique_key(uniqueKey)
+        groupKey = options.check_group_key(groupKey)
         if uniqueKey is not None:
             waiting = self._maps().find_unique(uniqueKey)
             if waiting is not None:
@@ -161,6 +163,8 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         principal = identity.run_as(runAs)
         if principal is not None:
             settings['runAs'] = principal
+        if groupKey is not None:
+            settings['groupKey'] = groupKey
         then = groups.check_then(then)
         if then is not None:
             self.getTask(then[0])

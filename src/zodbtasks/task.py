@@ -9,9 +9,11 @@ from transaction.interfaces import TransientError
 
 from zodbtasks import cancels
 from zodbtasks import clock
+from zodbtasks import grouping
 from zodbtasks import interfaces
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.transactions import own_connection
+from zodbtasks.transactions import transaction_manager_of
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +25,20 @@ TimeLimitExceeded = interfaces.TimeLimitExceeded
 
 @zope.interface.implementer(interfaces.ITask)
 class SimpleTask:
-    """An ITask calling ``func(input)``."""
+    """An ITask calling ``func(input)``.
 
-    def __init__(self, func):
+    With ``groupSize`` (1 to MAX_GROUP_SIZE) it is an IBatchTask: up to
+    ``groupSize`` claimed jobs run in one transaction, ``func(input)``
+    for each in a savepoint of its own, so a job whose call raises is
+    rolled back alone and ends ``error`` while the others commit."""
+
+    groupSize = None
+
+    def __init__(self, func, groupSize=None):
         self.func = func
+        if groupSize is not None:
+            self.groupSize = grouping.check_group_size(groupSize)
+            zope.interface.alsoProvides(self, interfaces.IBatchTask)
 
     def __repr__(self):
         return '<%s %s>' % (self.__class__.__name__,
@@ -34,6 +46,23 @@ class SimpleTask:
 
     def __call__(self, service, jobid, input):
         return self.func(input)
+
+    def runBatch(self, service, jobs):
+        """See IBatchTask: ``func(job.input)`` per job, each in a
+        savepoint of its own and with its own time limit."""
+        txn = transaction_manager_of(service).get()
+        outputs = []
+        for job in jobs:
+            point = grouping.savepoint(txn)
+            try:
+                with cancels.running_from(job.id, clock.now()):
+                    outputs.append(self.func(job.input))
+            except Exception as exc:
+                if grouping.passes(exc):
+                    raise
+                point.rollback()
+                outputs.append(exc)
+        return outputs
 
 
 def reportProgress(service, jobid, fraction, message=None):

@@ -30,6 +30,13 @@ CONFLICT_ATTEMPTS = 5
 BACK_OFF = 0.01
 
 
+def transaction_manager_of(service):
+    """The transaction manager of the service's connection (the thread's
+    own one when the service is not stored in a database)."""
+    jar = service._p_jar
+    return jar.transaction_manager if jar is not None else transaction.manager
+
+
 def with_back_off(attempts, base=None, sleep=time.sleep):
     """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
     retry for an exponentially growing, jittered time (from ``base``
