@@ -6,6 +6,7 @@ import threading
 import pytest
 import transaction
 import zope.interface
+from zope.interface.verify import verifyObject
 from persistent.mapping import PersistentMapping
 from ZODB.POSException import ConflictError
 
@@ -61,6 +62,7 @@ def note(service, seen):
 def test_simple_task_with_group_size_provides_ibatchtask():
     task = SimpleTask(lambda n: n, groupSize=10)
     assert IBatchTask.providedBy(task) and task.groupSize == 10
+    assert verifyObject(IBatchTask, task)
     assert not IBatchTask.providedBy(SimpleTask(lambda n: n))
     for bad in (0, -1, MAX_GROUP_SIZE + 1, 2.5, '10', True):
         with pytest.raises(ValueError, match='groupSize: expected a whole '

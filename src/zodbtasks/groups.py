@@ -94,28 +94,55 @@ def find(service, gid):
     return group
 
 
+def outcome_of(job, status):
+    """A member's outcome in ``status``: (True, result) or (False,
+    error)."""
+    return (True, job.output) if status == COMPLETED \
+        else (False, job.error or status)
+
+
 def member_changed(service, job, old, new):
     """Keep the group's outcome of member ``job`` in step with its
     (indexed) status."""
     group = find(service, job.group)
     position = job.groupIndex
     if new in FINISHED:
-        outcome = (True, job.output) if new == COMPLETED \
-            else (False, job.error or new)
+        outcome = outcome_of(job, new)
         if group.outcomes.get(position) != outcome:
             group.outcomes[position] = outcome
     elif old in FINISHED and position in group.outcomes:
         del group.outcomes[position]      # retried: not done any more
 
 
+def current_outcomes(service, group):
+    """The outcome (or None) of each member in member order, as the jobs
+    say now: a member that finished in another worker is done before
+    that worker folds it (and writes its outcome), and a callback may be
+    released by the others meanwhile; a member that was removed keeps
+    its stored outcome."""
+    outcomes = []
+    for position, jobid in enumerate(group.jobIds):
+        member = service.jobs.get(jobid)
+        if member is not None and member.group == group.id:
+            outcomes.append(outcome_of(member, member.status)
+                            if member.status in FINISHED else None)
+        else:
+            outcomes.append(group.outcomes.get(position))
+    return outcomes
+
+
 def callback_input(service, job):
     """The input a group's callback runs with: a copy of its own with
-    'results' (and 'errors' with onFailure='run')."""
+    'results' (and 'errors' with onFailure='run'), read from the members
+    themselves (see ``current_outcomes``)."""
     group = find(service, job.callbackOf)
+    outcomes = current_outcomes(service, group)
     data = dict(job.input or {})
-    data['results'] = group.results()
+    data['results'] = [outcome[1] if outcome and outcome[0] else None
+                       for outcome in outcomes]
     if group.onFailure == 'run':
-        data['errors'] = group.errors()
+        data['errors'] = [None if outcome is None or outcome[0]
+                          else outcome[1] for outcome in outcomes]
     return data
 
 

@@ -81,9 +81,12 @@ def in_batches(service, step, statuses, batch_size):
 
 def claim(service, tm, now, limit, owner=None, most=None):
     """Claim up to ``limit`` due jobs (up to ``most`` to fill a group of
-    a grouping task) in a transaction of their own."""
+    a grouping task) in a transaction of their own; ``now`` None: the
+    clock, read at each attempt (a claim retried after conflicts must not
+    stamp its jobs with the time of its first attempt)."""
     return in_transaction(tm, lambda: Dispatch(service).claimJobs(
-        now, limit, owner or worker_id(), most), attempts=CLAIM_ATTEMPTS)
+        now if now is not None else clock.now(), limit,
+        owner or worker_id(), most), attempts=CLAIM_ATTEMPTS)
 
 
 def run_job(service, tm, jobid, now=None, owner=None, stop=None):
@@ -305,8 +308,7 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
     while limit is None or done < limit:
         if limit is not None:
             size = min(size, limit - done)
-        jobids = claim(service, tm, now if now is not None else clock.now(),
-                       size, owner,
+        jobids = claim(service, tm, now, size, owner,
                        most=None if limit is None else limit - done)
         if not jobids:
             break

@@ -288,9 +288,25 @@ class Workers:
         if os.path.exists(self.runs):
             with open(self.runs) as f:
                 for line in f:
+                    if line.startswith('G '):
+                        continue
                     jobid, pid = line.split()
                     runs.setdefault(int(jobid), []).append(int(pid))
         return runs
+
+    def groups(self):
+        """``[(pid, [jobid, ...]), ...]``: every group ``grouped`` ran,
+        committed or not."""
+        found = []
+        if os.path.exists(self.runs):
+            with open(self.runs) as f:
+                for line in f:
+                    if line.startswith('G '):
+                        _, pid, ids = line.split()
+                        found.append((int(pid),
+                                      [int(jobid) for jobid in
+                                       ids.split(',')]))
+        return found
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ ZODB, so that the tests see every run, committed or not.
 import os
 import time
 
+import zope.interface
+
 from zodbtasks import testing
+from zodbtasks.interfaces import IBatchTask
 
 #: The environment variable naming the run log of ``count``.
 RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
@@ -67,6 +70,26 @@ def _patient(service, jobid, input):
     return os.getpid()
 
 
+@zope.interface.implementer(IBatchTask)
+class GroupedCount:
+    """``count`` as a grouping task: up to 20 jobs in one transaction;
+    each group's ids go to the run log as one line ``G PID ID,ID,...``
+    before it runs, so the tests see every group, committed or not."""
+
+    groupSize = 20
+
+    def __call__(self, service, jobid, input):
+        return _count(service, jobid, input)
+
+    def runBatch(self, service, jobs):
+        path = os.environ.get(RUNS_VARIABLE)
+        if path:
+            with open(path, 'a') as f:
+                f.write('G %d %s\n' % (os.getpid(), ','.join(
+                    str(job.id) for job in jobs)))
+        return [_count(service, job.id, job.input) for job in jobs]
+
+
 def record_run(jobid):
     path = os.environ.get(RUNS_VARIABLE)
     if path:
@@ -78,8 +101,10 @@ count = Task(_count)
 hold = Task(_hold)
 span = Task(_span)
 patient = Task(_patient)
+grouped = GroupedCount()
 #: The tasks by name, as tasks.zcml registers them.
-TASKS = {'count': count, 'hold': hold, 'span': span, 'patient': patient}
+TASKS = {'count': count, 'hold': hold, 'span': span, 'patient': patient,
+         'grouped': grouped}
 
 
 def register():
