@@ -212,8 +212,6 @@ def test_chains_pass_each_result_on_across_workers(workers, zeo_service):
         assert [job.status for job in steps] == [COMPLETED] * 3
         assert [job.output for job in steps] == [new for _, _, _, new in log]
         assert [job.then for job in steps] == [None] * 3   # steps added
-        for before, after in zip(steps, steps[1:]):
-            assert after.started >= before.completed
         pids.update(pid for _, pid, _, _ in log)
     assert pids <= {worker.pid for worker in started}
     _stop_and_check_index(zeo_service, workers, started)
