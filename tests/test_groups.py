@@ -3,6 +3,7 @@ steps (``then=``)."""
 import pytest
 import transaction
 
+from zodbtasks import runner
 from zodbtasks import testing
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.interfaces import BLOCKED
@@ -134,6 +135,40 @@ def test_a_chain_passes_each_result_on(service, calls):
     assert calls[0]['result'] == 9 and calls[0]['step'] == 2
     # collect returns the sum of its 'results' (none here: 0)
     assert calls[1]['step'] == 3 and calls[1]['result'] == 0
+
+
+def _claim_and_run(service, owner, now):
+    """One worker's next claim (which folds what it finished), and the
+    runs of what it claimed."""
+    claimed = Dispatch(service).claimJobs(now, 5, owner)
+    transaction.commit()
+    for jobid in claimed:
+        runner.run_job(service, transaction.manager, jobid, now=now,
+                       owner=owner)
+
+
+@pytest.mark.parametrize('second, expected', [
+    (3, {'results': [4, 9], 'errors': [None, None]}),
+    (-3, {'results': [4, None], 'errors': [None, 'negative -3']}),
+])
+def test_a_callback_sees_the_outcome_of_a_member_not_folded_yet(
+        service, calls, second, expected):
+    """Member 1 finished on worker w2, whose next claim (the fold that
+    writes its outcome) has not come yet, when w1 folds member 0."""
+    gid = service.addGroup([('square', 2), ('square', second)],
+                           then=('collect', None), onFailure='run',
+                           now=100.0)
+    transaction.commit()
+    first, other = service.getGroup(gid).jobIds
+    assert Dispatch(service).claimJobs(101.0, 1, 'w1') == [first]
+    assert Dispatch(service).claimJobs(101.0, 1, 'w2') == [other]
+    transaction.commit()
+    for jobid, owner in ((other, 'w2'), (first, 'w1')):
+        runner.run_job(service, transaction.manager, jobid, now=102.0,
+                       owner=owner)
+    for now, owner in ((103.0, 'w1'), (104.0, 'w2'), (105.0, 'w1')):
+        _claim_and_run(service, owner, now)
+    assert calls == [expected]
 
 
 @pytest.mark.parametrize('keywords, message', [

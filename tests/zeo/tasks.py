@@ -8,6 +8,12 @@ so that jobs never write the same object: ``count`` increments
 the job's ZODB effects committed twice.  ``count`` also appends
 ``JOBID PID`` to the file named by ``ZODBTASKS_TEST_RUNS``, outside the
 ZODB, so that the tests see every run, committed or not.
+
+The group tasks (``member``, ``collect``) and the chain task (``step``)
+write their effects into persistent objects that the test made and put
+in their inputs: a member adds 1 to its counter in a shared IIBTree
+keyed by its position (members change different keys, which BTrees
+merge), a callback or a step appends what it saw to a PersistentList.
 """
 import os
 import time
@@ -16,6 +22,7 @@ import zope.interface
 
 from zodbtasks import testing
 from zodbtasks.interfaces import IBatchTask
+from zodbtasks.interfaces import TaskError
 
 #: The environment variable naming the run log of ``count``.
 RUNS_VARIABLE = 'ZODBTASKS_TEST_RUNS'
@@ -90,6 +97,46 @@ class GroupedCount:
         return [_count(service, job.id, job.input) for job in jobs]
 
 
+def _member(service, jobid, input):
+    """A group member: add 1 to ``input['counters'][input['n']]``, then
+    fail (TaskError) when ``input['fail']``, or sleep ``input['sleep']``
+    seconds (``input['straggle']`` seconds on its first attempt, so that a
+    test can kill its worker while it runs); return ``n * n``."""
+    record_run(jobid)
+    n = input['n']
+    counters = input['counters']
+    counters[n] = counters.get(n, 0) + 1
+    if input.get('fail'):
+        raise TaskError('member %d fails' % n)
+    seconds = input.get('sleep', 0.0)
+    if input.get('straggle') and service.jobs[jobid].attempts == 1:
+        seconds = input['straggle']
+    time.sleep(seconds)
+    return n * n
+
+
+def _collect(service, jobid, input):
+    """A group's callback: append ``(jobid, pid, results, errors)`` to
+    ``input['runs']`` (errors None without onFailure='run'); return the
+    number of results."""
+    record_run(jobid)
+    errors = input.get('errors')
+    input['runs'].append((jobid, os.getpid(), list(input['results']),
+                          None if errors is None else list(errors)))
+    return len(input['results'])
+
+
+def _step(service, jobid, input):
+    """A chain step: ``value`` is the previous step's result (or
+    ``input['start']``); append ``(jobid, pid, value, new)`` to
+    ``input['log']`` and return ``new = value * 10 + input['digit']``."""
+    record_run(jobid)
+    value = input['result'] if 'result' in input else input['start']
+    new = value * 10 + input['digit']
+    input['log'].append((jobid, os.getpid(), value, new))
+    return new
+
+
 def record_run(jobid):
     path = os.environ.get(RUNS_VARIABLE)
     if path:
@@ -102,9 +149,13 @@ hold = Task(_hold)
 span = Task(_span)
 patient = Task(_patient)
 grouped = GroupedCount()
+member = Task(_member)
+collect = Task(_collect)
+step = Task(_step)
 #: The tasks by name, as tasks.zcml registers them.
 TASKS = {'count': count, 'hold': hold, 'span': span, 'patient': patient,
-         'grouped': grouped}
+         'grouped': grouped, 'member': member, 'collect': collect,
+         'step': step}
 
 
 def register():
