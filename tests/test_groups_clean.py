@@ -54,7 +54,7 @@ class Commits:
         pass
 
 
-# -- queryGroups ---------------------------------------------------------------
+# -- queryGroups --------------------------------------------------------------
 
 def test_query_groups_lists_the_newest_first_in_pages(service, tasks):
     gids = [service.addGroup([('square', n)], now=100.0 + n)
@@ -116,7 +116,7 @@ def test_a_group_stored_before_created_existed_has_none():
     assert group.created is None and group.callbackId is None
 
 
-# -- the counts ----------------------------------------------------------------
+# -- the counts ---------------------------------------------------------------
 
 def test_done_and_failed_follow_the_outcomes_through_a_retry(service, tasks):
     gid = finished_group(service, [2, -1, 3], then=None)
@@ -142,7 +142,7 @@ def test_a_group_stored_before_the_counts_counts_its_outcomes(service,
     assert (group.done, group.failed) == (1, 0)
 
 
-# -- cleanGroup ----------------------------------------------------------------
+# -- cleanGroup ---------------------------------------------------------------
 
 def test_clean_group_removes_the_members_the_callback_and_the_group(
         service, tasks):

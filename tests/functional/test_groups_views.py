@@ -59,7 +59,8 @@ def test_anonymous_is_refused(anonymous, three):
 
 def test_groups_is_a_tab(manager, demo):
     response = manager.get(SERVICE + '/@@jobs.html')
-    assert re.search(r'href="[^"]*@@groups.html"[^>]*>\s*Groups', response.text)
+    assert re.search(r'href="[^"]*@@groups.html"[^>]*>\s*Groups',
+                     response.text)
     assert 'id="zt-groups"' in manager.get(GROUPS).text
 
 
