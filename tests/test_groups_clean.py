@@ -1,5 +1,7 @@
 """Listing groups (``queryGroups``) and cleaning a finished one
 (``cleanGroup``), in bounded transactions."""
+import logging
+
 import pytest
 import transaction
 
@@ -145,13 +147,17 @@ def test_a_group_stored_before_the_counts_counts_its_outcomes(service,
 # -- cleanGroup ---------------------------------------------------------------
 
 def test_clean_group_removes_the_members_the_callback_and_the_group(
-        service, tasks):
+        service, tasks, caplog):
     gid = finished_group(service, [1, 2, 3])
     other = service.add('square', 5, now=100.0)
     transaction.commit()
     group = service.getGroup(gid)
     jobs = group.jobIds + (group.callbackId,)
-    assert service.cleanGroup(gid) == 4
+    with caplog.at_level(logging.INFO, logger='zodbtasks.workflows'):
+        assert service.cleanGroup(gid) == 4
+    assert [(r.levelname, r.getMessage()) for r in caplog.records
+            if r.name == 'zodbtasks.workflows'] == [
+        ('INFO', 'group %d cleaned: 4 jobs removed' % gid)]
     assert not any(jobid in service.jobs for jobid in jobs)
     assert other in service.jobs
     with pytest.raises(KeyError):

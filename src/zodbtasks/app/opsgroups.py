@@ -53,7 +53,7 @@ def groups_arguments(parser):
 def clean_group(session, args, out):
     """Clean group ``args.groupid``: 0 when cleaned, 1 when refused."""
     holders = [(label, service) for label, service in session.services()
-               if args.groupid in (getattr(service, '_groups', None) or {})]
+               if _holds(service, args.groupid)]
     if not holders:
         raise OpsError('no group %d in %s' % (args.groupid,
                                                session.directive))
@@ -70,6 +70,14 @@ def clean_group(session, args, out):
     print('cleaned group %d (%s): %d jobs removed'
           % (args.groupid, label, removed), file=out)
     return 0
+
+
+def _holds(service, gid):
+    try:
+        service.getGroup(gid)
+    except KeyError:
+        return False
+    return True
 
 
 def clean_group_arguments(parser):

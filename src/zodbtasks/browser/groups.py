@@ -166,7 +166,9 @@ class GroupView(ServiceView):
 
     def refusal(self):
         """Why the group cannot be cleaned now (None: it can)."""
-        return groups.clean_refusal(self.service, self.group)
+        if not hasattr(self, '_refusal'):
+            self._refusal = groups.clean_refusal(self.service, self.group)
+        return self._refusal
 
     def cleanable(self):
         return self.may_manage() and self.refusal() is None
