@@ -8,7 +8,8 @@ first word (after a path such as ``.venv/bin/`` and a systemd
 are made concrete: ``[--limit 20]`` becomes ``--limit 20``, ``JOBID...``
 the job ids given, ``JOBID`` the first of them, ``TASK`` the task given
 (by default ``hold``, the task of tests/zeo whose jobs
-``zeo/test_deployment_doc.py`` adds), ``N`` 1.
+``zeo/test_deployment_doc.py`` adds), ``GID`` the group id given, ``N``
+1.
 """
 import glob
 import os
@@ -62,7 +63,7 @@ def all_command_lines():
             for line in command_lines(document)]
 
 
-def argv(line, jobids=('1', '2'), task='hold'):
+def argv(line, jobids=('1', '2'), task='hold', group='1'):
     """The command's name and its arguments, synopsis made concrete."""
     words = shlex.split(line.replace('[', '').replace(']', ''))
     name = _PREFIX.sub('', words[0])
@@ -74,6 +75,8 @@ def argv(line, jobids=('1', '2'), task='hold'):
             arguments.append(jobids[0])
         elif word == 'TASK':
             arguments.append(task)
+        elif word == 'GID':
+            arguments.append(group)
         elif word == 'N':
             arguments.append('1')
         else:

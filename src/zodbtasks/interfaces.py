@@ -668,6 +668,25 @@ class IWorkflows(zope.interface.Interface):
         or 'failed'), ``results()`` and ``errors()`` in member order,
         ``jobIds`` and ``callbackId``.  KeyError for an unknown id."""
 
+    def queryGroups(start=0, size=50):
+        """``(total, groups)``: how many groups there are, and those from
+        position ``start`` (0: the newest) on, at most ``size``, newest
+        first (as ``getGroup`` returns them, with ``id`` and ``created``,
+        epoch seconds or None for a group stored before 0.2's release).
+        Loads only the groups of the page.  ValueError for a ``start`` or
+        ``size`` that is not a whole number >= 0."""
+
+    def cleanGroup(groupId):
+        """Remove the jobs of a finished group, its members and then its
+        callback, in transactions of their own of at most
+        ``zodbtasks.service.BATCH_SIZE`` jobs (members removed already,
+        by ``clean`` for instance, are skipped), then the group itself;
+        return how many jobs were removed.  KeyError for an unknown id;
+        ValueError, naming the group and its status, while a member that
+        still exists has not finished (members deleted unfinished do not
+        count) or while the callback waits or runs; PendingChangesError
+        when the caller has changes it has not committed (as ``clean``)."""
+
 
 class ITaskService(IReadTaskService, IWriteTaskService, IActivities,
                    IWorkflows, IContained):

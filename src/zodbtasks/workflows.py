@@ -4,12 +4,16 @@ import logging
 
 from zodbtasks import clock
 from zodbtasks import groups
+from zodbtasks.interfaces import FINISHED
+from zodbtasks.runner import check_no_pending_changes
+from zodbtasks.runner import transaction_manager_of
+from zodbtasks.transactions import in_transaction
 
 logger = logging.getLogger(__name__)
 
 
 class Workflows:
-    """See ITaskService (addGroup, getGroup)."""
+    """See ITaskService (addGroup, getGroup, queryGroups, cleanGroup)."""
 
     def addGroup(self, jobs, then=None, tag=None, onFailure='wait',
                  now=None):
@@ -55,6 +59,66 @@ class Workflows:
     def getGroup(self, groupId):
         """See ITaskService."""
         return groups.find(self, groupId)
+
+    def queryGroups(self, start=0, size=50):
+        """See ITaskService."""
+        for name, value in (('start', start), ('size', size)):
+            if not isinstance(value, int) or isinstance(value, bool) \
+                    or value < 0:
+                raise ValueError('%s: expected a whole number >= 0, not '
+                                 '%.80r' % (name, value))
+        return groups.count(self), groups.newest(self, start, size)
+
+    def cleanGroup(self, groupId):
+        """See ITaskService."""
+        from zodbtasks.service import BATCH_SIZE  # read when called
+        refusal = groups.clean_refusal(self, groups.find(self, groupId))
+        if refusal is not None:
+            raise ValueError(refusal)
+        check_no_pending_changes(self)
+        tm = transaction_manager_of(self)
+        removed, cursor = 0, 0
+        while cursor is not None:
+            try:
+                done, cursor = in_transaction(
+                    tm, self._clean_group_batch, groupId, cursor, BATCH_SIZE)
+            except ValueError as exc:
+                raise ValueError('%s (%d of its jobs were removed before '
+                                 'it changed)' % (exc, removed)) from exc
+            removed += done
+        logger.info('group %s cleaned: %d jobs removed', groupId, removed)
+        return removed
+
+    def _clean_group_batch(self, gid, cursor, limit):
+        """Remove up to ``limit`` jobs of group ``gid`` (its members, then
+        its callback) from position ``cursor`` on, skipping those already
+        gone, and forget the group after its last job; return (how many
+        were removed, the next cursor, or None when the group is gone)."""
+        group = getattr(self, '_groups', {}).get(gid)
+        if group is None:
+            return 0, None      # another process cleaned it meanwhile
+        refusal = groups.clean_refusal(self, group)
+        if refusal is not None:   # it changed since the last batch
+            raise ValueError(refusal)
+        ids = group.jobIds + ((group.callbackId,)
+                              if group.callbackId is not None else ())
+        maps, removed = self._maps(), 0
+        while cursor < len(ids) and removed < limit:
+            job = self.jobs.get(ids[cursor])
+            cursor += 1
+            if job is None:
+                continue
+            maps.settle(job)
+            if job.status not in FINISHED:
+                raise ValueError('group %d: its job %d is %s'
+                                 % (gid, job.id, job.status))
+            maps.remove(job)
+            removed += 1
+        self._release(maps)
+        if cursor < len(ids):
+            return removed, cursor
+        groups.forget(self, gid)
+        return removed, None
 
     def _add_next_step(self, job):
         """Add the chain step after ``job``, which completed (in the

@@ -90,11 +90,13 @@ class Demo:
 
 @pytest.fixture
 def demo(application):
-    """The demo service, emptied of jobs."""
+    """The demo service, emptied of jobs and groups."""
     demo = Demo(application[1])
     demo.sync()
     demo.service.cancelAll()
     demo.service.clean()
+    for group in demo.service.queryGroups(size=1000)[1]:
+        demo.service.cleanGroup(group.id)
     demo.commit()
     yield demo
     processor.stop_all()

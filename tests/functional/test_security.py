@@ -20,15 +20,18 @@ EVIL = 'http://evil.example'
 
 @pytest.fixture
 def jobs(demo):
-    """A job to start later, a failed one, a completed one, a cron job."""
+    """A job to start later, a failed one, a completed one, a cron job,
+    a completed group."""
     s = demo.service
     later = s.add('echo', 'later', startLater=True)
     failed, done = s.add('fail', 'f'), s.add('echo', 'done')
+    group = s.addGroup([('echo', 'member')])
     demo.commit()
     s.process()
     cron = s.addCronJob('echo', 'cron', minute=(5,))
     demo.commit()
-    return {'later': later, 'failed': failed, 'done': done, 'cron': cron}
+    return {'later': later, 'failed': failed, 'done': done, 'cron': cron,
+            'group': group}
 
 
 def _state(demo):
@@ -63,6 +66,8 @@ def _actions(jobs):
                                           'save': 'Add cron job'}),
         ('%s/%d/@@editCronJob.html' % (SERVICE, jobs['cron']),
          {'task': 'echo', 'minute': '7', 'save': 'Save'}),
+        ('%s/@@group.html?id=%d' % (SERVICE, jobs['group']),
+         {'id': str(jobs['group']), 'clean': 'Clean group'}),
     ]
 
 
@@ -71,7 +76,7 @@ def _token(browser, page):
         'input', attrs={'name': csrf.FIELD})['value']
 
 
-ACTIONS = range(14)
+ACTIONS = range(15)
 
 
 @pytest.mark.parametrize('number', ACTIONS)
@@ -100,7 +105,7 @@ def test_all_actions_are_covered(jobs):
     assert len(_actions(jobs)) == len(ACTIONS)
 
 
-@pytest.mark.parametrize('number', [0, 2, 6, 9, 11, 12, 13])
+@pytest.mark.parametrize('number', [0, 2, 6, 9, 11, 12, 13, 14])
 def test_a_same_origin_zodbtasks_action_works(manager, demo, jobs, number):
     page, fields = _actions(jobs)[number]
     fields = dict(fields, **{csrf.FIELD: _token(manager, page)})
@@ -190,6 +195,7 @@ def _assert_secured(response):
     '/', '/@@contents.html', '/demo/@@contents.html',
     '/demo/++etc++site/default/@@contents.html', SERVICE,
     SERVICE + '/@@jobs.html', SERVICE + '/@@overview.html',
+    SERVICE + '/@@groups.html',
     SERVICE + '/@@addJob.html', SERVICE + '/@@addCronJob.html',
     '/@@/zope3.js'])
 def test_every_page_has_the_security_headers(manager, demo, page):

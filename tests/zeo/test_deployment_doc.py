@@ -107,16 +107,35 @@ def _failed_jobs(zeo_service, number):
     return [str(jobid) for jobid in ids]
 
 
+def _finished_group(zeo_service):
+    """A group of two jobs that completed, committed; its id as a
+    string."""
+    service, now = zeo_service.service, clock.now()
+    with zeo_service.tm:
+        gid = service.addGroup([('hold', 0.0)] * 2, now=now)
+    with zeo_service.tm:
+        claimed = Dispatch(service).claimJobs(now, 2, 'doc:1:test/0')
+        for jobid in claimed:
+            Dispatch(service).finishJob(jobid, now, output='done')
+        Dispatch(service).foldJobs('doc:1:test/0')
+    assert service.getGroup(gid).status == 'completed'
+    return str(gid)
+
+
 @pytest.mark.parametrize('document, line', _lines('zodbtasks'),
                          ids=['%s: %s' % item for item in _lines('zodbtasks')])
 def test_the_documented_operator_commands_run(document, line, zeo_instance,
                                               zeo_service):
+    group = '1'
     if 'requeue' in doc_commands.argv(line)[1]:
         jobids = _failed_jobs(zeo_service, 2)
+    elif 'clean-group' in doc_commands.argv(line)[1]:
+        group = _finished_group(zeo_service)
+        jobids = []
     else:
         jobids = [str(jobid) for jobid in zeo_service.add_jobs(
             [('hold', 0.0, {})] * 2)]
-    _, arguments = doc_commands.argv(line, jobids)
+    _, arguments = doc_commands.argv(line, jobids, group=group)
     arguments = [zeo_instance if argument == DOCUMENTED_CONFIG else argument
                  for argument in arguments]
     if '--config' not in arguments:

@@ -231,7 +231,7 @@ def test_common_options_before_or_after_the_command(argv, config, service):
 def test_every_command_of_the_table_parses():
     for name in ops.COMMANDS:
         extra = {'requeue': ['1'], 'cancel': ['1'], 'why': ['1'],
-                 'limit': ['hold']}.get(name, [])
+                 'limit': ['hold'], 'clean-group': ['1']}.get(name, [])
         assert ops.parse_args([name] + extra).command == name
 
 

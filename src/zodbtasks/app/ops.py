@@ -24,7 +24,10 @@ default ``*@*``, every task service of the root folder and its sites):
 ``why JOBID``, ``pause [TASK]``, ``resume [TASK]``, ``limit TASK``,
 ``activities [--interval 2] [--count N] [--once]``
     why a job waits, pausing, task limits and the job counts by task,
-    status, priority and worker (see ``zodbtasks.app.opsactivities``).
+    status, priority and worker (see ``zodbtasks.app.opsactivities``);
+``groups [--limit 20]``, ``clean-group GID``
+    the groups, newest first, with their progress and callback, and
+    cleaning a finished one (see ``zodbtasks.app.opsgroups``).
 
 It opens the database of zope.conf's first ``<zodb>`` section directly
 (ZConfig and ZODB.config), without loading the application's ZCML: jobs,
@@ -41,6 +44,7 @@ import time
 
 from zodbtasks import clock
 from zodbtasks.app import opsactivities
+from zodbtasks.app import opsgroups
 from zodbtasks.app.output import first_line
 from zodbtasks.app.output import format_age
 from zodbtasks.app.output import format_table
@@ -341,6 +345,12 @@ COMMANDS = {
         opsactivities.activities, 'paused state, limits and job counts by '
         'task, status, priority and worker, refreshed',
         opsactivities.activities_arguments),
+    'groups': Command(
+        opsgroups.show_groups, 'groups, newest first: status, finished and '
+        'failed members, callback', opsgroups.groups_arguments),
+    'clean-group': Command(
+        opsgroups.clean_group, "remove a finished group's members and "
+        'callback, then the group', opsgroups.clean_group_arguments),
 }
 
 

@@ -173,7 +173,23 @@ class JobView(ServiceView):
             'after_task': ', '.join(job.afterTask),
             'dependents': [self.link(jobid)
                            for jobid in service.getDependents(job.id)],
+            'group': self.group(),
         }
+
+    def group(self):
+        """"member k of" or "callback of" a group, its id and URL (no URL
+        once the group was cleaned); None for a job of no group."""
+        job = self.job
+        if job.group is not None:
+            gid, role = job.group, 'member %d of' % (job.groupIndex + 1)
+        elif job.callbackOf is not None:
+            gid, role = job.callbackOf, 'callback of'
+        else:
+            return None
+        known = gid in (getattr(self.service, '_groups', None) or {})
+        return {'role': role, 'id': gid,
+                'url': '%s/@@group.html?id=%d' % (self.service_url, gid)
+                if known else None}
 
     def link(self, jobid):
         """id, status and URL of job ``jobid`` (no URL when it is gone),
