@@ -237,7 +237,7 @@ def test_the_add_form_shows_the_defaults(manager, service):
     assert [value for value, _, _ in form['onDependencyFailure'].options] \
         == ['wait', 'run', 'cancel']
     for name in ('at', 'after', 'tag', 'afterTag', 'afterTask',
-                 'serializationTag', 'uniqueKey'):
+                 'serializationTag', 'uniqueKey', 'groupKey'):
         assert form[name].value == ''
 
 
@@ -251,14 +251,17 @@ def test_add_a_job_with_options(manager, demo, service):
         after='%d, %d %d' % (first, other, first), tag='a, b ,, a',
         afterTag='nightly', afterTask='log,fail',
         onDependencyFailure='run', serializationTag='orders',
-        uniqueKey='order-9').submit('save', status=302)
+        uniqueKey='order-9', groupKey='catalog').submit('save', status=302)
     [job] = _new_jobs(demo, before)
     assert response.headers['Location'].endswith('/jobs/%d' % job.id)
     assert (job.priority, job.after, job.tags, job.afterTag,
             job.afterTask) == (-2, (first, other), ('a', 'b'),
                                ('nightly',), ('fail', 'log'))
     assert (job.onDependencyFailure, job.serializationTag, job.uniqueKey,
-            job.status) == ('run', 'orders', 'order-9', 'blocked')
+            job.groupKey, job.status) == ('run', 'orders', 'order-9',
+                                          'catalog', 'blocked')
+    page = manager.get(response.headers['Location'])
+    assert page.html.find(id='zt-group-key').text == 'catalog'
 
 
 def test_add_a_job_at_a_time_with_a_time_zone(manager, demo, service):

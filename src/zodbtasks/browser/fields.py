@@ -124,6 +124,10 @@ def unique_key(raw):
     return options.check_unique_key(raw or None)
 
 
+def group_key(raw):
+    return options.check_group_key(raw or None)
+
+
 def dependency_failure(raw):
     return options.dependency_failure(raw or 'wait')
 
@@ -139,6 +143,7 @@ READERS = {
     'onDependencyFailure': dependency_failure,
     'serializationTag': serialization_tag,
     'uniqueKey': unique_key,
+    'groupKey': group_key,
 }
 
 #: The option fields of the forms, in their order: name, label, hint,
@@ -160,6 +165,8 @@ OPTIONS = (
      'this tag runs at any moment', 30),
     ('uniqueKey', 'Unique key', 'while a job with this key waits, no '
      'new one is added', 30),
+    ('groupKey', 'Group key', 'a grouping task runs jobs of one key '
+     'together in one transaction', 30),
 )
 CHOICES = {'onDependencyFailure': options.DEPENDENCY_FAILURE_POLICIES}
 #: The defaults the add forms show.

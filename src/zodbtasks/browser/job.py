@@ -165,6 +165,7 @@ class JobView(ServiceView):
             'deadline': format.when(job.deadline) or 'none',
             'unique_key': job.uniqueKey or 'none',
             'serialization_tag': job.serializationTag or 'none',
+            'group_key': job.groupKey or 'none',
             'on_dependency_failure': job.onDependencyFailure,
             'wait_reason': service.getWaitReason(job.id, now=self.now)
             or 'none: it does not wait',
