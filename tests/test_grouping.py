@@ -468,3 +468,14 @@ def test_a_plain_task_is_not_grouped(service):
         def __call__(self, service, jobid, input):
             return input
     assert grouping.group_size(Plain()) is None
+
+
+def test_jobs_of_a_task_gone_since_end_in_error(service, note, quiet):
+    ids = [service.add('note', n) for n in range(3)]
+    transaction.commit()
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        provided=ITask, name='note')
+    assert service.process() == 3
+    assert [service.getStatus(jobid) for jobid in ids] == [ERROR] * 3
+    assert service.getError(ids[0]).startswith(
+        "UnknownTaskError: no task named 'note'")

@@ -6,6 +6,9 @@ due jobs, run one job, release what did not run, fold what finished, and
   result and its final status commit together in one transaction, retried
   with back-off on ConflictError.  A failing task's changes are aborted and
   its error is recorded in a transaction of its own.
+- ``run_group`` runs claimed jobs of a grouping task (IBatchTask) in one
+  transaction, a savepoint per job (``zodbtasks.grouping``); on
+  conflicts it tries again, then halves the group down to single jobs.
 - ``claim`` takes due jobs in a short transaction of its own that writes
   the jobs (status, owner, attempts): two claimers of one job conflict and
   exactly one wins.  Claiming several jobs at once keeps a lone worker's
@@ -244,10 +247,17 @@ def run_group(service, tm, jobids, now=None, owner=None, stop=None):
                             traceback_module.format_exc())
             return
         reason = 'could not commit (%s)' % exc
-    except grouping.SavepointsUnsupported as exc:
-        if single:  # a lone job's savepoint comes first: not reached
-            raise
-        reason = 'cannot take savepoints (%s)' % exc
+    except storage.StorageUnavailable:
+        raise  # stopped while the storage was away: drain releases them
+    except Exception as exc:  # the per-group boundary (as in run_job)
+        if single:
+            logger.exception('job %s failed', jobids[0])
+            _record_failure(service, tm, jobids[0], now,
+                            '%s: %s' % (type(exc).__name__, exc)
+                            if not isinstance(exc, TaskError) else str(exc),
+                            traceback_module.format_exc())
+            return
+        reason = 'failed (%s: %s)' % (type(exc).__name__, exc)
     half = len(jobids) // 2
     logger.info('a group of %d jobs %s; running it in halves',
                 len(jobids), reason)
