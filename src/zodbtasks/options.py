@@ -91,24 +91,22 @@ MAX_UNIQUE_KEY = 1000
 def check_unique_key(key):
     """``uniqueKey``: None or a non-empty str of at most MAX_UNIQUE_KEY
     characters."""
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key \
-            or len(key) > MAX_UNIQUE_KEY:
-        raise ValueError('uniqueKey: expected a non-empty string of at most '
-                         '%d characters, not %.80r' % (MAX_UNIQUE_KEY, key))
-    return key
+    return _key(key, 'uniqueKey')
 
 
 def check_group_key(key):
-    """``groupKey``: None or a non-empty str of at most MAX_UNIQUE_KEY
-    characters."""
+    """``groupKey``: the same as ``uniqueKey``."""
+    return _key(key, 'groupKey')
+
+
+def _key(key, name):
     if key is None:
         return None
     if not isinstance(key, str) or not key \
             or len(key) > MAX_UNIQUE_KEY:
-        raise ValueError('groupKey: expected a non-empty string of at most '
-                         '%d characters, not %.80r' % (MAX_UNIQUE_KEY, key))
+        raise ValueError('%s: expected a non-empty string of at most %d '
+                         'characters, not %.80r' % (name, MAX_UNIQUE_KEY,
+                                                   key))
     return key
 
 
