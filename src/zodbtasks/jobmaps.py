@@ -165,15 +165,20 @@ class JobMaps:
         key after it), else at its place by the time it became ready
         (``now``, or when it was queued last) and its priority."""
         if key is None:
-            when = now if now is not None else (
-                job.enqueued or job.created or 0.0)
-            job.queueKey = self.queue.insert(job.id, ready_key(
-                when, job.priority, self.service.agingStep))
+            job.queueKey = self.queue.insert(job.id, self.ready_place(
+                job, now))
         else:
             job.queueKey = self.queue.put(job.id, key=key)
         if now is not None:
             job.enqueued = now
         wakeup.notify_after_commit(self.service)
+
+    def ready_place(self, job, now=None):
+        """Where ``job``, ready at ``now`` (None: when it was queued
+        last), takes its place in the ready queue."""
+        when = now if now is not None else (
+            job.enqueued or job.created or 0.0)
+        return ready_key(when, job.priority, self.service.agingStep)
 
     def unqueue(self, job):
         if job.parkedOn is not None:
@@ -274,7 +279,10 @@ class JobMaps:
             return None
         if job.status != QUEUED or self.expired(job, now):
             return None
-        job.releaseKey = position
+        # Kept only when it is not where enqueue would place the job
+        # anyway (a byte-saver: a claim writes every claimed job).
+        job.releaseKey = position if position != self.ready_place(job) \
+            else None
         if dependencies.has_dependencies(job):
             # Checked again: jobs tagged since it was released count.
             verdict, detail = self.deps.evaluate(job)

@@ -9,9 +9,10 @@ FileStorage) and its class, and a split rewrites the parent node.  0.1
 used leaves of 32 ids and 16 (time, id) pairs; since grouped execution
 (a claim and a fold of up to 1,000 jobs in one transaction) leaves hold
 120 ids, 64 order keys and 64 (time, id) pairs, with internal nodes of
-48 children (32 for time pairs, whose keys are larger): Data.fs bytes
-per job fell from 969 to 812 for single jobs and from 547 to 495 for
-groups of 100, at the same CPU time per job.
+32 children (24 for time pairs, whose keys are larger; 48 for order
+keys): Data.fs bytes per job fell from 969 to about 800 for single jobs
+and from 547 to under 480 for groups of 100, at the same CPU time per
+job.
 
 The sentinel: a BTree bucket refuses to merge a change of its first key
 with another change, so in a one-bucket tree an add (at the end) and a
@@ -39,7 +40,7 @@ SMALL = 16
 class IdSet(LLTreeSet):
     """A set of job ids (leaf sizes: see the module docstring)."""
     max_leaf_size = 120
-    max_internal_size = 48
+    max_internal_size = 32
 
 
 class OrderTree(LOBTree):
@@ -51,7 +52,7 @@ class OrderTree(LOBTree):
 class TimeSet(OOTreeSet):
     """(epoch seconds, job id) pairs."""
     max_leaf_size = 64
-    max_internal_size = 32
+    max_internal_size = 24
 
 
 def tune_sentinel(tree, count):
