@@ -214,6 +214,9 @@ def summarize(runs):
         figures[key] = row
     raw, huey = figures['raw']['rate'], figures['huey']['rate']
     ungrouped = figures['ungrouped']['rate']
+    figures['grouped100']['ratio_huey_rounds'] = [
+        grouped / huey for grouped, huey in zip(figures['grouped100']['runs'],
+                                                figures['huey']['runs'])]
     for row in figures.values():
         row['ratio_raw'] = row['rate'] / raw
         row['ratio_huey'] = row['rate'] / huey
@@ -281,6 +284,9 @@ def report(figures, output):
         '%s %s' % (key, '/'.join('%.0f' % rate for rate in row['runs']))
         for key, row in figures.items() if isinstance(row, dict)
         and 'runs' in row))
+    print('grouped (100) / Huey, round by round: %s' % ' / '.join(
+        '%.2f' % ratio
+        for ratio in figures['grouped100']['ratio_huey_rounds']))
     print('speed-up over ungrouped process(): groupSize=100 %.2fx, '
           'groupSize=1000 %.2fx, thread (100) %.2fx' % tuple(
               figures[key]['ratio_ungrouped']
