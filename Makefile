@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-zeo venv system-deps clean
+.PHONY: run test bench bench-zeo bench-grouping venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ bench: venv
 # Worker processes on a real ZEO server (runzeo) on the loopback.
 bench-zeo: venv
 	$(BIN)/python bench/bench_zeo.py
+
+# Grouped execution against Huey's SQLite consumer; huey is installed for
+# the benchmarks only (bench/requirements.txt), not as a package dependency.
+bench-grouping: venv
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	$(BIN)/python bench/bench_grouping.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
