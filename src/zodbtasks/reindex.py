@@ -163,8 +163,11 @@ def _dependency_problems(maps, job, expected, problem):
         jobid in deps.watchers_of(job.waitsOn)
     pending = job.waitsOn is not None and \
         job.waitsOn in getattr(maps.service, '_releasing', ())
+    # A watched job that finished but is not folded yet still holds:
+    # its fold releases the watchers.
     holding = watched is not None and dependencies.hold_class(
-        watched, watched.status) is not None
+        watched, PROCESSING if maps.listed(watched)
+        else watched.status) is not None
     if not listed or not (holding or pending):
         problem('blocked but watches no job that blocks it',
                 lambda: _recheck(maps, job))
