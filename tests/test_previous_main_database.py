@@ -349,11 +349,6 @@ def test_unique_jobs_are_found(prev):
         FACTS['countByTask'], echo=FACTS['countByTask']['echo'] + 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'checkIndex() reports "blocked but watches no job that blocks it" for '
-    'a blocked job whose watched job finished but is not folded yet (the '
-    'group callback watching the member worker-b ran): a false positive '
-    'of reindex._dependency_problems, the same with the code of 596a925'))
 def test_the_indexes_check_clean(prev):
     assert prev.service.checkIndex() == []
 

@@ -61,10 +61,10 @@ def requested(service, jobid, monotonic=time.monotonic):
     if jar is None:
         return requested_in(service, jobid)
     job = service.jobs.get(jobid)
-    # per run: a request seen stays seen for this run only (a retried
-    # job runs again with one more attempt)
+    # A request seen stays seen for this run only: a retried job runs
+    # again, from another claim (another start time and attempt).
     key = (id(jar.db()), service._p_oid, jobid,
-           job.attempts if job is not None else None)
+           (job.started, job.attempts) if job is not None else None)
     now = monotonic()
     with _lock:
         last = _last_look.get(key, -CHECK_INTERVAL)
