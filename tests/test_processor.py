@@ -309,6 +309,22 @@ def test_release_puts_job_back_in_front(service, tasks):
     assert runner.claim(service, tm, 0, 2) == [first, second]
 
 
+def test_release_puts_job_back_in_front_within_one_millisecond(
+        service, tasks):
+    ids = [service.add('echo', now=100.0) for _ in range(3)]
+    transaction.commit()
+    tm = runner.transaction_manager_of(service)
+    [first] = runner.claim(service, tm, 100.0, 1)
+    assert first == ids[0] and service.jobs[first].releaseKey is None
+    runner.release(service, tm, [first])
+    assert runner.claim(service, tm, 100.0, 3) == ids
+    runner.release(service, tm, ids)
+    [one, two] = runner.claim(service, tm, 100.0, 2)  # the 2nd kept its key
+    assert service.jobs[two].releaseKey is not None
+    runner.release(service, tm, [two, one])
+    assert runner.claim(service, tm, 100.0, 3) == ids
+
+
 def test_stop_event_releases_unrun_claimed_jobs(service, tasks):
     ids = [service.add('echo') for _ in range(3)]
     transaction.commit()

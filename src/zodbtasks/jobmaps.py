@@ -349,7 +349,11 @@ class JobMaps:
         step = job.after_release()
         self.set_status(job, step.status)
         if step.at is None:
-            self.enqueue(job, None, key=job.releaseKey)
+            # back at the key it was pulled from (kept on the job only
+            # when it was not the job's ready place)
+            self.enqueue(job, None, key=job.releaseKey
+                         if job.releaseKey is not None
+                         else self.ready_place(job))
         else:
             self.schedule_at(job, step.at)
 
