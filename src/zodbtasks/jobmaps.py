@@ -49,6 +49,9 @@ from zodbtasks.job import Next
 from zodbtasks.trees import made
 from zodbtasks.workers import WorkerRecord
 
+#: A kept release key below this is a distance from the job's ready
+#: place (order keys are far larger: milliseconds shifted left).
+RELEASE_OFFSETS = 1 << 32
 #: Seconds after which a due cron job that was held back is tried again.
 HELD_CRON_RETRY = 1.0
 
@@ -180,6 +183,24 @@ class JobMaps:
             job.enqueued or job.created or 0.0)
         return ready_key(when, job.priority, self.service.agingStep)
 
+    def release_key(self, job, position):
+        """What a claimed job keeps of the queue key it was pulled from:
+        None when that was its ready place, the distance from there when
+        small (jobs queued in one millisecond lie a few keys apart), else
+        the key.  A byte-saver: a claim writes every job it claims."""
+        offset = position - self.ready_place(job)
+        if offset == 0:
+            return None
+        return offset if 0 < offset < RELEASE_OFFSETS else position
+
+    def released_at(self, job):
+        """The queue key a claimed job that did not run goes back to."""
+        kept = job.releaseKey
+        if kept is None:
+            return self.ready_place(job)
+        return self.ready_place(job) + kept if kept < RELEASE_OFFSETS \
+            else kept
+
     def unqueue(self, job):
         if job.parkedOn is not None:
             self.holds.unpark(job)
@@ -279,10 +300,7 @@ class JobMaps:
             return None
         if job.status != QUEUED or self.expired(job, now):
             return None
-        # Kept only when it is not where enqueue would place the job
-        # anyway (a byte-saver: a claim writes every claimed job).
-        job.releaseKey = position if position != self.ready_place(job) \
-            else None
+        job.releaseKey = self.release_key(job, position)
         if dependencies.has_dependencies(job):
             # Checked again: jobs tagged since it was released count.
             verdict, detail = self.deps.evaluate(job)
@@ -349,11 +367,7 @@ class JobMaps:
         step = job.after_release()
         self.set_status(job, step.status)
         if step.at is None:
-            # back at the key it was pulled from (kept on the job only
-            # when it was not the job's ready place)
-            self.enqueue(job, None, key=job.releaseKey
-                         if job.releaseKey is not None
-                         else self.ready_place(job))
+            self.enqueue(job, None, key=self.released_at(job))
         else:
             self.schedule_at(job, step.at)
 

@@ -6,13 +6,15 @@ ZODB's pickler calls ``persistent_id`` once for every key and value of a
 bucket it writes, so a job's cost grows with the size of the buckets it
 touches; but every record written also costs its header (42 bytes in
 FileStorage) and its class, and a split rewrites the parent node.  0.1
-used leaves of 32 ids and 16 (time, id) pairs; since grouped execution
-(a claim and a fold of up to 1,000 jobs in one transaction) leaves hold
-120 ids, 64 order keys and 64 (time, id) pairs, with internal nodes of
-32 children (24 for time pairs, whose keys are larger; 48 for order
-keys): Data.fs bytes per job fell from 969 to about 800 for single jobs
-and from 547 to under 480 for groups of 100, at the same CPU time per
-job.
+used leaves of 32 ids and 16 (time, id) pairs with internal nodes of 48.
+Since grouped execution (claims and folds of up to 1,000 jobs in one
+transaction) leaves hold 64 ids and 32 time pairs, with internal nodes of
+16 children; order keys keep 32 per leaf, since every add() rewrites the
+queue's last leaf.  Data.fs bytes per job, old -> new: grouped (100)
+540 -> 486, single jobs claimed in batches 915 -> 759, one job per
+transaction ("trickle") 6,060 -> 6,570 (the trade-off; issue 10 is
+about that case).  Larger leaves (120 ids, 64 pairs) gave 482 grouped
+but 8,290 trickle.
 
 The sentinel: a BTree bucket refuses to merge a change of its first key
 with another change, so in a one-bucket tree an add (at the end) and a
@@ -32,27 +34,27 @@ from BTrees.OOBTree import OOTreeSet
 SENTINEL = 0
 #: Above this many entries a tree has several buckets (twice the largest
 #: leaf): drop the sentinel.
-LARGE = 240
+LARGE = 128
 #: Below this many entries a tree is small again: restore the sentinel.
 SMALL = 16
 
 
 class IdSet(LLTreeSet):
     """A set of job ids (leaf sizes: see the module docstring)."""
-    max_leaf_size = 120
-    max_internal_size = 32
+    max_leaf_size = 64
+    max_internal_size = 16
 
 
 class OrderTree(LOBTree):
     """Order key -> job id, for queues."""
-    max_leaf_size = 64
+    max_leaf_size = 32
     max_internal_size = 48
 
 
 class TimeSet(OOTreeSet):
     """(epoch seconds, job id) pairs."""
-    max_leaf_size = 64
-    max_internal_size = 24
+    max_leaf_size = 32
+    max_internal_size = 16
 
 
 def tune_sentinel(tree, count):
