@@ -21,6 +21,7 @@ import zope.interface
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import retention
 from zodbtasks.grouping import GroupSizes
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.jobmaps import JobMaps
@@ -157,6 +158,15 @@ class Dispatch:
             del maps.workers[owner]
         maps.work(now)
         return handled
+
+    def expireJobs(self, keep, now, limit=None):
+        """See IJobDispatch."""
+        removed, more = retention.expire_some(
+            self.maps, keep, now,
+            retention.BATCH if limit is None else limit)
+        if removed:
+            self.service._release(self.maps, now)
+        return removed, more
 
     def setProgress(self, jobid, fraction, message=None):
         """See IJobDispatch."""

@@ -528,6 +528,16 @@ class IWriteTaskService(zope.interface.Interface):
         repeating cron job ends ``cancelled`` after this run instead.
         Finished jobs are left as they are.  Never scans all jobs."""
 
+    def removeExpired(keep=None, now=None):
+        """Remove the finished jobs older than their status's keep time at
+        ``now``, in transactions of their own of at most 1,000 jobs
+        (see PendingChangesError); return how many were removed.
+        ``keep``: a dict of status (completed, error, cancelled) ->
+        seconds; by default the product-config keys ``keep-completed``,
+        ``keep-failed`` and ``keep-cancelled``, which the processors
+        apply by themselves.  Cron jobs, and finished jobs their worker
+        has not folded yet, are never removed."""
+
     def cancelAll():
         """Cancel every job that has not started, in bounded transactions of
         its own (see PendingChangesError); return how many were cancelled.

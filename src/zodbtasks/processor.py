@@ -19,6 +19,7 @@ from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import retention
 from zodbtasks import runner
 from zodbtasks import storage
 from zodbtasks import wakeup
@@ -80,6 +81,7 @@ class Processor(threading.Thread):
         self._stop_event = threading.Event()
         self._wake_event = threading.Event()
         self._last_sweep = 0.0
+        self._next_expiry = 0.0
         self.service = None
         self.tm = None
         self.heartbeat = Heartbeat(self)
@@ -110,6 +112,7 @@ class Processor(threading.Thread):
         if self.leftovers:
             self._release_leftovers()
         self._sweep_now_and_then(now)
+        self._expire_now_and_then(now)
         return runner.drain(self.service, stop=self._stop_event,
                             tm=self.tm, owner=self.owner, batch=self.batch)
 
@@ -219,6 +222,25 @@ class Processor(threading.Thread):
         if lost:
             logger.warning('processor %s: %d jobs of lost workers handled',
                            self.name, lost)
+
+    def _expire_now_and_then(self, now):
+        """One bounded retention transaction (``zodbtasks.retention``) per
+        tick while old finished jobs are left, then one every
+        ``retention.INTERVAL`` (jittered, so that the workers of several
+        processes seldom meet); jobs are claimed in between."""
+        if now < self._next_expiry:
+            return
+        keep = retention.configured()
+        more = False
+        if keep:
+            removed, more = in_transaction(
+                self.tm, lambda: Dispatch(self.service).expireJobs(keep,
+                                                                   now))
+            if removed:
+                logger.info('processor %s removed %d finished jobs past '
+                            'their keep time', self.name, removed)
+        self._next_expiry = now if more else \
+            now + retention.INTERVAL * random.uniform(0.75, 1.25)
 
     def _retire(self):
         in_transaction(self.tm,

@@ -78,6 +78,12 @@ class IJobDispatch(zope.interface.Interface):
         """Forget worker ``owner`` (folding what it finished) unless it
         still has running jobs; return whether it was forgotten."""
 
+    def expireJobs(keep, now, limit=None):
+        """Remove up to ``limit`` (default ``retention.BATCH``) finished
+        jobs older than their status's
+        keep time (``keep``: status -> seconds) at ``now``; cron jobs and
+        unfolded jobs stay.  Returns ``(removed, more)``."""
+
     def setProgress(jobid, fraction, message=None):
         """Record the progress of a running job (see reportProgress)."""
 

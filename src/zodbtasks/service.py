@@ -38,6 +38,7 @@ from zodbtasks import limits
 from zodbtasks import options
 from zodbtasks import processor
 from zodbtasks import reindex
+from zodbtasks import retention
 from zodbtasks import runner
 from zodbtasks.activities import Activities
 from zodbtasks.dispatch import Dispatch
@@ -53,6 +54,7 @@ from zodbtasks.job import CronJob
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.queue import BTreeQueue
 from zodbtasks.settings import ServiceSettings
+from zodbtasks.transactions import in_transaction
 from zodbtasks.workflows import Workflows
 
 #: How many jobs one transaction of clean(), cancelAll() or
@@ -348,6 +350,23 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
                     'cancel them first' % (', '.join(FINISHED), name))
         return runner.in_batches(self, self._remove_some, statuses,
                                  BATCH_SIZE)
+
+    def removeExpired(self, keep=None, now=None):
+        """See ITaskService."""
+        keep = retention.configured() if keep is None \
+            else retention.check_policy(keep)
+        now = clock.now() if now is None else now
+        if not keep:
+            return 0
+        runner.check_no_pending_changes(self)
+        tm = runner.transaction_manager_of(self)
+        total = 0
+        while True:
+            removed, more = in_transaction(
+                tm, lambda: Dispatch(self).expireJobs(keep, now))
+            total += removed
+            if not more:
+                return total
 
     def cancelAll(self):
         """See ITaskService."""

@@ -15,7 +15,10 @@ More keys: ``processors`` (``on`` or ``off``, default ``on``): with
 ``off`` this process starts no processor (web processes that only serve,
 next to ``zodbtasks-worker`` processes); ``threads`` (default 1): how many
 processor threads each started service gets; ``max-input-size`` (bytes,
-default 1048576): the largest pickled input or result of a job.
+default 1048576): the largest pickled input or result of a job;
+``keep-completed``, ``keep-failed``, ``keep-cancelled`` (durations such
+as ``7d``; default ``keep``): how long finished jobs are kept before the
+processors remove them (see ``zodbtasks.retention``).
 """
 import logging
 
