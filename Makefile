@@ -35,7 +35,7 @@ system-deps:
 	else \
 	  echo 'Install chromium and chromium-driver for the browser test.'; \
 	fi
-	@# PostgreSQL for the RelStorage tests (tests/relstorage), which make
+	@# PostgreSQL for the RelStorage tests (tests/relstorage_pg), which make
 	@# throwaway clusters with initdb; without it they say they are skipped.
 	@if command -v initdb >/dev/null \
 	  || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; \
