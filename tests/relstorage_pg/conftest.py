@@ -9,6 +9,11 @@
 - ``pg_dsn``: a new database in that cluster for each test, its DSN.
 - ``relstorage_db``: a history-free RelStorage ZODB database on it, made
   from a ZConfig ``<relstorage>`` section as a zope.conf would have it.
+- ``rs_instance``, ``workers`` and ``rs_service``: what tests/zeo has
+  for ZEO (an instance folder, ``zodbtasks-worker`` processes of it, this
+  process's view of the service ``zeo@jobs``), on that database: the
+  instance's zope.conf starts with ``%import relstorage`` and its
+  ``<zodb>`` section has a ``<relstorage>`` one.
 
 When PostgreSQL, RelStorage or psycopg2 are missing, the tests are
 skipped, saying what is missing (``make system-deps`` installs
@@ -27,6 +32,10 @@ import time
 
 import pytest
 
+from zeo import tasks
+from zeo.conftest import Service
+from zeo.conftest import Workers
+from zeo.conftest import make_instance
 from zodbtasks import testing
 
 #: How long PostgreSQL may take to start and to stop (pg_ctl -t).
@@ -235,17 +244,23 @@ def pg_dsn(postgresql):
         postgresql.drop_database(name)
 
 
-def relstorage_config(dsn, **settings):
+def relstorage_section(dsn, **settings):
     """A ``<zodb>`` section with a history-free ``<relstorage>`` on
-    ``dsn``, preceded by ``%import relstorage``; ``settings`` (dashes as
-    underscores) are added to the ``<relstorage>`` section."""
-    lines = ['%import relstorage', '<zodb>', '  <relstorage>',
-             '    keep-history false']
+    ``dsn``; ``settings`` (dashes as underscores) are added to the
+    ``<relstorage>`` section.  It needs ``%import relstorage`` before."""
+    lines = ['<zodb>', '  <relstorage>', '    keep-history false']
     lines += ['    %s %s' % (key.replace('_', '-'), value)
               for key, value in settings.items()]
     lines += ['    <postgresql>', '      dsn %s' % dsn, '    </postgresql>',
               '  </relstorage>', '</zodb>']
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines)
+
+
+def relstorage_config(dsn, **settings):
+    """``relstorage_section`` after ``%import relstorage``: a whole
+    ZConfig text for ``ZODB.config.databaseFromString``."""
+    return '%%import relstorage\n%s\n' % relstorage_section(dsn,
+                                                            **settings)
 
 
 @pytest.fixture
@@ -256,3 +271,33 @@ def relstorage_db(pg_dsn):
         yield db
     finally:
         testing.close_database(db)
+
+
+@pytest.fixture
+def rs_instance(tmp_path, pg_dsn):
+    """An instance folder whose database is ``pg_dsn``'s, with
+    ``autostart`` empty and ``processors off`` (the workers are told
+    what to start); its zope.conf's path."""
+    folder = tmp_path / 'instance'
+    folder.mkdir()
+    return make_instance(str(folder), relstorage_section(pg_dsn),
+                         imports=['relstorage'])
+
+
+@pytest.fixture
+def workers(rs_instance, tmp_path):
+    started = Workers(rs_instance, str(tmp_path / 'runs.txt'))
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+def rs_service(relstorage_db):
+    tasks.register()
+    service = Service(relstorage_db)
+    try:
+        yield service
+    finally:
+        service.close()
