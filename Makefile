@@ -22,8 +22,9 @@ PORT ?= 8080
 run: venv
 	$(BIN)/zodbtasks-server --config var/zope.conf --port $(PORT)
 
-# Debian packages the browser test needs (Chromium and its driver); as
-# root with apt-get only: elsewhere the browser test says it is skipped.
+# Debian packages the browser test needs (Chromium and its driver) and
+# the RelStorage tests (PostgreSQL); as root with apt-get only: elsewhere
+# those tests say they are skipped.
 system-deps:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; \
 	then :; \
@@ -33,6 +34,18 @@ system-deps:
 	  || echo 'Could not install chromium: the browser test is skipped.'; \
 	else \
 	  echo 'Install chromium and chromium-driver for the browser test.'; \
+	fi
+	@# PostgreSQL for the RelStorage tests (tests/relstorage_pg), which make
+	@# throwaway clusters with initdb; without it they say they are skipped.
+	@if command -v initdb >/dev/null \
+	  || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; \
+	then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq postgresql >/dev/null \
+	  || echo 'Could not install postgresql: the RelStorage tests are skipped.'; \
+	else \
+	  echo 'Install postgresql (initdb, pg_ctl) for the RelStorage tests.'; \
 	fi
 
 test: venv system-deps

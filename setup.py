@@ -15,6 +15,11 @@ TESTS_REQUIRE = [
     'hypothesis',
     'pytest',
     'pytest-timeout',
+    # RelStorage's PostgreSQL tests (tests/relstorage); its [postgresql]
+    # extra wants psycopg2, which builds from source against libpq:
+    # psycopg2-binary is the same module as a wheel.
+    'psycopg2-binary',
+    'RelStorage==4.3.0',
     'selenium',
     'WebTest',
     'zope.testbrowser',

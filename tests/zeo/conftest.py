@@ -151,10 +151,6 @@ def make_zeo_instance(folder, address, autostart='', processors='off',
     ``<clientstorage>``, whose requests wait at most that many seconds for
     a server that is away (ZODB's ``<zeoclient>`` waits 30 s).
     """
-    config = os.path.join(folder, 'zope.conf')
-    instance.create_instance(config, SAMPLE, {})
-    with open(config) as f:
-        text = f.read()
     if wait_timeout is None:
         client = ('<zodb>\n  <zeoclient>\n    server %s:%d\n    storage 1\n'
                   '  </zeoclient>\n</zodb>' % address)
@@ -162,8 +158,23 @@ def make_zeo_instance(folder, address, autostart='', processors='off',
         client = ('%%import ZEO\n<zodb>\n  <clientstorage>\n'
                   '    server %s:%d\n    storage 1\n    wait-timeout %d\n'
                   '  </clientstorage>\n</zodb>' % (address + (wait_timeout,)))
-    text, replaced = _FILESTORAGE.subn(lambda match: client, text, count=1)
+    return make_instance(folder, client, autostart, processors, threads)
+
+
+def make_instance(folder, database, autostart='', processors='off',
+                  threads=1, imports=()):
+    """Make an instance in ``folder`` whose ``<zodb>`` section is
+    ``database`` (in place of the sample's ``<filestorage>`` one), with
+    ``%import PACKAGE`` lines for ``imports`` at the top of zope.conf and
+    tests/zeo/tasks.zcml included by site.zcml; return zope.conf's path.
+    """
+    config = os.path.join(folder, 'zope.conf')
+    instance.create_instance(config, SAMPLE, {})
+    with open(config) as f:
+        text = f.read()
+    text, replaced = _FILESTORAGE.subn(lambda match: database, text, count=1)
     assert replaced == 1, 'no <filestorage> block in ' + SAMPLE
+    text = ''.join('%%import %s\n' % package for package in imports) + text
     for key, value in (('autostart', autostart), ('processors', processors),
                        ('threads', threads)):
         text, replaced = re.subn(r'^(  %s) .*$' % key, r'\1 %s' % value,
