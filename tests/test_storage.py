@@ -403,3 +403,29 @@ class FailingResource:
         pass
 
     tpc_begin = commit = tpc_vote = tpc_abort = abort
+
+
+def test_database_driver_disconnections_are_outages():
+    psycopg2 = pytest.importorskip('psycopg2')
+    assert storage.is_unavailable(psycopg2.OperationalError('server closed'))
+    assert storage.is_unavailable(psycopg2.InterfaceError('closed'))
+    assert not storage.is_unavailable(psycopg2.ProgrammingError('syntax'))
+    assert not storage.is_unavailable(ValueError('x'))
+    assert not storage.is_conflict(psycopg2.OperationalError('gone'))
+
+
+def test_an_outage_when_a_transaction_begins_is_an_outage():
+    psycopg2 = pytest.importorskip('psycopg2')
+    from zodbtasks.transactions import in_transaction
+
+    class Polling(transaction.TransactionManager):
+        """begin() polls the storage, as RelStorage's connections do."""
+        def begin(self):
+            raise psycopg2.OperationalError('server closed the connection')
+    with pytest.raises(storage.StorageUnavailable, match='server closed'):
+        in_transaction(Polling(), lambda: None)
+
+
+def test_only_zeo_clients_are_waited_for(db):
+    assert not storage.can_wait(db)       # FileStorage: never away
+    assert storage.watches_commits(db)

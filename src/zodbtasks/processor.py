@@ -24,6 +24,7 @@ from zodbtasks import runner
 from zodbtasks import storage
 from zodbtasks import wakeup
 from zodbtasks.dispatch import Dispatch
+from zodbtasks.transactions import abort_quietly
 from zodbtasks.transactions import in_transaction
 from zodbtasks.transactions import own_connection
 from zodbtasks.workers import worker_id
@@ -130,7 +131,7 @@ class Processor(threading.Thread):
         finally:
             wakeup.unsubscribe(self.db, self.serviceOid, self.wake)
             self.heartbeat.stop()
-            self.tm.abort()
+            abort_quietly(self.tm)
             connection.close()
             _unregister(self)
             logger.info('processor %s stopped', self.name)
@@ -142,14 +143,23 @@ class Processor(threading.Thread):
         # The last transaction is read before the tick: a commit that
         # lands after the tick's claim looked at the queue then still
         # counts as a change (read after the tick, it would be lost).
-        last = self.db.lastTransaction()
         try:
+            last = self._last_transaction()
             self.tick(clock.now())
             timeout = self._wait_time(clock.now())
         except Exception as exc:
-            self.tm.abort()
-            timeout = self._recover(exc)
+            abort_quietly(self.tm)
+            last, timeout = None, self._recover(exc)
         self._wait(timeout, last)
+
+    def _last_transaction(self):
+        """The database's last transaction as this process knows it, or
+        None when the storage cannot tell cheaply (RelStorage: the
+        processor then looks for other processes' jobs every
+        ``pollInterval``)."""
+        if not storage.watches_commits(self.db):
+            return None
+        return self.db.lastTransaction()
 
     def _recover(self, exc):
         """Make the next tick safe after ``exc``; return how long to wait.
@@ -163,6 +173,10 @@ class Processor(threading.Thread):
         """
         if storage.is_unavailable(exc):
             self.leftovers = True
+            if not storage.can_wait(self.db):
+                logger.warning('processor %s: the storage is unavailable '
+                               '(%s); trying again', self.name, exc)
+                return storage.OUTAGE_BACK_OFF_MAX
             storage.wait_for_storage(self.db, self.name, self._stop_event)
             return 0.0
         if storage.is_conflict(exc):
@@ -194,6 +208,9 @@ class Processor(threading.Thread):
     def _wait(self, timeout, last):
         """Wait until woken, stopped, ``timeout`` passed or the database
         changed since ``last`` (another process committed)."""
+        if last is None:
+            self._wake_event.wait(timeout)
+            return
         end = time.monotonic() + timeout
         while not self._wake_event.wait(min(self.WATCH, timeout)):
             if self.db.lastTransaction() != last \

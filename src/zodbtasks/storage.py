@@ -56,6 +56,7 @@ ValueError above and the processor resets its connection.
 """
 import logging
 import random
+import sys
 import threading
 import time
 
@@ -92,9 +93,45 @@ class CommitFailed(StorageError):
     ``reset_connection`` before using it again."""
 
 
+#: The DB-API drivers whose disconnections are outages (RelStorage's
+#: ``disconnected_exceptions``: OperationalError and InterfaceError).
+DRIVERS = ('psycopg2', 'psycopg', 'pg8000', 'MySQLdb', 'pymysql',
+           'cx_Oracle', 'oracledb')
+
+
+def _outage_types():
+    types = [ClientDisconnected, StorageUnavailable]
+    for name in DRIVERS:
+        module = sys.modules.get(name)  # only drivers in use are loaded
+        for kind in ('OperationalError', 'InterfaceError'):
+            found = getattr(module, kind, None)
+            if isinstance(found, type):
+                types.append(found)
+    replica = sys.modules.get('relstorage.adapters.interfaces')
+    closed = getattr(replica, 'ReplicaClosedException', None)
+    if isinstance(closed, type):
+        types.append(closed)
+    return tuple(types)
+
+
 def is_unavailable(exc):
-    """Whether ``exc`` says that the storage went away."""
-    return isinstance(exc, (ClientDisconnected, StorageUnavailable))
+    """Whether ``exc`` says that the storage went away: a ZEO client
+    disconnected, or the database under RelStorage (its driver's
+    disconnection errors)."""
+    return isinstance(exc, _outage_types())
+
+
+def can_wait(db):
+    """Whether ``db``'s storage says when it is back (a ZEO client);
+    others are simply tried again after a pause."""
+    return getattr(db.storage, 'is_connected', None) is not None
+
+
+def watches_commits(db):
+    """Whether ``db.lastTransaction()`` is a cheap, thread-safe read of
+    what this process knows (FileStorage, ZEO); RelStorage's runs a query
+    on a cursor the threads of a process share."""
+    return not type(db.storage).__module__.startswith('relstorage')
 
 
 def is_conflict(exc):

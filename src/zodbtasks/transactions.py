@@ -61,11 +61,11 @@ def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
     ClientDisconnected is one; this loop is the same, but for that.
     """
     for number in with_back_off(range(attempts)):
-        tm.begin()
         try:
+            tm.begin()  # polls the storage: it may have gone away
             result = func(*args, **kwargs)
         except Exception as exc:
-            tm.abort()
+            abort_quietly(tm)
             if is_unavailable(exc):
                 raise StorageUnavailable(str(exc)) from exc
             if is_conflict(exc) and number + 1 < attempts:
@@ -80,6 +80,16 @@ def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
         return result
 
 
+def abort_quietly(tm):
+    """Abort ``tm``'s transaction; an abort that fails because the storage
+    went away (RelStorage polls it) is left to the next begin."""
+    try:
+        tm.abort()
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+
+
 def commit(tm):
     """Commit ``tm``'s transaction (aborting it when that fails); raise
     conflicts as they are, StorageUnavailable for a storage that went away
@@ -87,7 +97,7 @@ def commit(tm):
     try:
         tm.commit()
     except Exception as exc:
-        tm.abort()
+        abort_quietly(tm)
         if is_conflict(exc):
             raise
         if is_unavailable(exc):
@@ -106,5 +116,5 @@ def own_connection(db):
     try:
         yield connection, tm
     finally:
-        tm.abort()
+        abort_quietly(tm)
         connection.close()

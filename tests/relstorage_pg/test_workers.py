@@ -1,7 +1,7 @@
 """zodbtasks-worker processes on a history-free RelStorage: three
 processes of two threads, one killed with SIGKILL: no job is lost or
-runs its effects twice.  With PostgreSQL restarted in the middle of a
-run, not yet (an expected failure: see its reason)."""
+runs its effects twice, also with PostgreSQL restarted in the middle of
+a run."""
 import re
 
 import pytest
@@ -44,17 +44,8 @@ def wait_finished_or_dead(rs_service, survivors):
     wait_for(done, RUN_DEADLINE, 'the jobs did not finish')
 
 
-#: Why two processor threads in one worker process fail on RelStorage.
-SHARED_CURSOR = (
-    'each processor loop calls db.lastTransaction() every 10 ms; '
-    "RelStorage answers it with a query on the DB's one shared load "
-    'cursor, which two threads of a process then use at once '
-    '(psycopg2.ProgrammingError: no results to fetch) and the thread ends')
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize('threads', [
-    1, pytest.param(2, marks=pytest.mark.xfail(reason=SHARED_CURSOR))])
+@pytest.mark.parametrize('threads', [1, 2])
 def test_three_workers_run_3000_jobs_once_despite_a_kill(workers,
                                                          rs_service,
                                                          threads):
@@ -85,11 +76,6 @@ def test_three_workers_run_3000_jobs_once_despite_a_kill(workers,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    'zodbtasks.storage knows only ZEO outages (ClientDisconnected): '
-    'RelStorage raises psycopg2.OperationalError when PostgreSQL goes '
-    'away, which fails the running jobs and ends the processor and '
-    'heartbeat threads'))
 def test_workers_finish_after_a_kill_and_a_postgresql_restart(
         workers, rs_service, postgresql):
     rs_service.set(leaseTimeout=2.0)
