@@ -15,9 +15,10 @@ interaction).
   transaction each: groups, in the order of their first job, and single
   jobs.
 - ``execute_group`` runs one group inside the caller's transaction and
-  returns each job's outcome, which the runner records: a failing ``runBatch`` (or a result that
-  cannot be stored) is rolled back to a savepoint and each job runs
-  alone in a savepoint of its own, so one bad job fails alone.
+  returns each job's outcome, which the runner records: a failing
+  ``runBatch`` (or a result that cannot be stored) is rolled back to a
+  savepoint and each job runs alone in a savepoint of its own, so one
+  bad job fails alone.
 
 The runner (``zodbtasks.runner.run_group``) owns the transaction: it
 retries a conflicting group, then halves it down to single jobs.
@@ -87,8 +88,8 @@ class Unit:
     """Claimed jobs that run in one transaction: a group (``batch``) or
     a single job."""
 
-    def __init__(self, key, size, batch):
-        self.key, self.size, self.batch = key, size, batch
+    def __init__(self, size, batch):
+        self.size, self.batch = size, batch
         self.ids = []
 
 
@@ -102,14 +103,14 @@ def units(service, jobids):
         job = service.jobs.get(jobid)
         size = sizes(job) if job is not None else None
         if size is None or job.callbackOf is not None:
-            unit = Unit(None, 1, False)
+            unit = Unit(1, False)
             unit.ids.append(jobid)
             found.append(unit)
             continue
         key = (job.task, job.groupKey, job.runAs)
         unit = open_units.get(key)
         if unit is None or len(unit.ids) >= unit.size:
-            unit = open_units[key] = Unit(key, size, True)
+            unit = open_units[key] = Unit(size, True)
             found.append(unit)
         unit.ids.append(jobid)
     return found

@@ -69,7 +69,7 @@ def policy(config):
 
 def check_policy(keep):
     """``keep`` given to ``removeExpired``: a dict of status -> seconds
-    (> 0) for finished statuses."""
+    (>= 0) for finished statuses."""
     if not isinstance(keep, dict):
         raise ValueError('keep: expected a dict of status -> seconds, not '
                          '%.80r' % (keep,))

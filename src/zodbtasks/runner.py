@@ -253,9 +253,7 @@ def run_group(service, tm, jobids, now=None, owner=None, stop=None):
         if single:
             logger.exception('job %s failed', jobids[0])
             _record_failure(service, tm, jobids[0], now,
-                            '%s: %s' % (type(exc).__name__, exc)
-                            if not isinstance(exc, TaskError) else str(exc),
-                            traceback_module.format_exc())
+                            *grouping.error_of(exc))
             return
         reason = 'failed (%s: %s)' % (type(exc).__name__, exc)
     half = len(jobids) // 2
