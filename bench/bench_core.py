@@ -378,12 +378,21 @@ def git_state():
 
 def report(figures, output):
     """Print the tables and the targets; write the JSON file."""
-    meta = figures['meta']
     print('\n%s\n' % markdown(figures))
+    print_meta(figures['meta'])
+    finish_report(figures, output)
+
+
+def print_meta(meta):
+    """The commit measured, the load average and the run time."""
     print('commit %s%s; load average at start %s, at end %s; %d s' % (
         meta['commit'], ' + changes in src/' if meta['src_changed'] else '',
         *('/'.join('%.2f' % v for v in meta[key])
           for key in ('loadavg_start', 'loadavg_end')), meta['seconds']))
+
+
+def finish_report(figures, output):
+    """Print a PASS or FAIL line per target; write the JSON file."""
     for result in figures['targets']:
         print('%s: %s = %.2f (target %s)' % (
             'PASS' if result['passed'] else 'FAIL', result['name'],

@@ -35,7 +35,6 @@ import argparse
 import cProfile
 import datetime
 import io
-import json
 import os
 import platform
 import pstats
@@ -51,7 +50,7 @@ from zodbtasks import testing
 from zodbtasks.task import SimpleTask
 
 from bench_core import ADD_BATCH, Clock, add_jobs, fresh_service, git_state
-from bench_core import measure_raw
+from bench_core import finish_report, measure_raw, print_meta
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_DIR = os.path.join(HERE, 'results')
@@ -291,21 +290,11 @@ def report(figures, output):
           'groupSize=1000 %.2fx, thread (100) %.2fx' % tuple(
               figures[key]['ratio_ungrouped']
               for key in ('grouped100', 'grouped1000', 'thread100')))
-    print('commit %s%s; load average at start %s, at end %s; %d s' % (
-        meta['commit'], ' + changes in src/' if meta['src_changed'] else '',
-        *('/'.join('%.2f' % v for v in meta[key])
-          for key in ('loadavg_start', 'loadavg_end')), meta['seconds']))
+    print_meta(meta)
     if figures.get('profile'):
         print('\ncProfile of one grouped (100) process():\n%s'
               % figures['profile'])
-    for result in figures['targets']:
-        print('%s: %s = %.2f (target %s)' % (
-            'PASS' if result['passed'] else 'FAIL', result['name'],
-            result['value'], result['limit']))
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, 'w') as stream:
-        json.dump(figures, stream, indent=2)
-    print('\nfigures written to %s' % os.path.relpath(output))
+    finish_report(figures, output)
 
 
 def main(argv=None):
