@@ -4,6 +4,7 @@ import threading
 import pytest
 import transaction
 import zope.component
+from persistent.mapping import PersistentMapping
 from ZODB.POSException import ConflictError
 from zope.interface.verify import verifyObject
 
@@ -160,6 +161,55 @@ def test_conflicts_back_off_exponentially():
         range(4), base=0.01, sleep=slept.append))
     assert attempts == [0, 1, 2, 3] and len(slept) == 3
     assert 0.005 <= slept[0] <= 0.015 and 0.02 <= slept[2] <= 0.06
+
+
+def test_a_back_off_with_a_cap_never_pauses_longer():
+    slept = []
+    list(transactions.with_back_off(range(12), base=0.002,
+                                    sleep=slept.append, cap=0.05))
+    assert len(slept) == 11 and slept[0] <= 0.003
+    assert max(slept) <= 0.05 * 1.5 and max(slept) >= 0.05 * 0.5
+
+
+def test_claims_retry_soon_after_conflicts(service, tasks, monkeypatch):
+    """A claim that conflicted waits milliseconds, not seconds: its
+    worker's finished jobs stay out of the counts meanwhile."""
+    backs = []
+    real = transactions.with_back_off
+
+    def spy(attempts, base=None, sleep=None, cap=None):
+        backs.append((base, cap))
+        return real(attempts, base, sleep=lambda seconds: None, cap=cap)
+    monkeypatch.setattr(transactions, 'with_back_off', spy)
+    testing.register_task('noop', lambda input: None)
+    service.add('noop')
+    transaction.commit()
+    service.process()
+    assert runner.CLAIM_BACK_OFF in backs
+    assert runner.CLAIM_BACK_OFF[1] <= 0.1
+
+
+def test_conflicts_are_counted_per_thread_and_class():
+    name = threading.current_thread().name
+    before = transactions.conflicts_of(name)
+    calls = []
+
+    def conflicting():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConflictError(oid=b'\0' * 8, serials=(b'\1' * 8,
+                                                       b'\0' * 8),
+                                object=PersistentMapping())
+        return 'done'
+    assert transactions.in_transaction(
+        transaction.TransactionManager(), conflicting,
+        back_off=(0.0, 0.0)) == 'done'
+    after = transactions.conflicts_of(name)
+    assert after - before == {
+        'persistent.mapping.PersistentMapping': 2}
+    assert processor.describe_conflicts(after - before) == (
+        'conflicts: 2 (persistent.mapping.PersistentMapping 2)')
+    assert processor.describe_conflicts({}) == 'no conflicts'
 
 
 def test_local_utility_resolves_while_job_runs(service, site, tasks):

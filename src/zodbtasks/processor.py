@@ -25,6 +25,7 @@ from zodbtasks import storage
 from zodbtasks import wakeup
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.transactions import abort_quietly
+from zodbtasks.transactions import conflicts_of
 from zodbtasks.transactions import in_transaction
 from zodbtasks.transactions import own_connection
 from zodbtasks.workers import worker_id
@@ -41,6 +42,16 @@ def __getattr__(name):
     if name == 'WORKER_ID':
         return worker_id()
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
+
+
+def describe_conflicts(counts):
+    """'conflicts: 3 (zodbtasks.trees.IdSet 2, ...)', most first, or 'no
+    conflicts'."""
+    total = sum(counts.values())
+    if not total:
+        return 'no conflicts'
+    return 'conflicts: %d (%s)' % (total, ', '.join(
+        '%s %d' % item for item in counts.most_common()))
 
 
 def _key(service):
@@ -134,7 +145,8 @@ class Processor(threading.Thread):
             abort_quietly(self.tm)
             connection.close()
             _unregister(self)
-            logger.info('processor %s stopped', self.name)
+            logger.info('processor %s stopped; %s', self.name,
+                        describe_conflicts(conflicts_of(self.name)))
 
     def _iterate(self):
         # Design note: besides the per-job boundary in run_job, this is

@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 #: Transactions tried per claim: claims of several workers meet on the
 #: queue's head and the indexes, and losing one costs only a retry.
 CLAIM_ATTEMPTS = 12
+#: A claim that lost a conflict tries again soon (seconds: the first pause
+#: and the longest, jittered): it redoes no job's work, and a worker that
+#: waits long leaves its finished jobs out of the counts meanwhile.
+CLAIM_BACK_OFF = (0.002, 0.05)
 #: Jobs claimed per claim transaction while jobs are quick.
 CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
@@ -89,7 +93,8 @@ def claim(service, tm, now, limit, owner=None, most=None):
     stamp its jobs with the time of its first attempt)."""
     return in_transaction(tm, lambda: Dispatch(service).claimJobs(
         now if now is not None else clock.now(), limit,
-        owner or worker_id(), most), attempts=CLAIM_ATTEMPTS)
+        owner or worker_id(), most), attempts=CLAIM_ATTEMPTS,
+        back_off=CLAIM_BACK_OFF)
 
 
 def run_job(service, tm, jobid, now=None, owner=None, stop=None):

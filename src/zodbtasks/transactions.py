@@ -12,8 +12,10 @@ a TransientError, which ``tm.attempts()`` would retry and count), and
 ``CommitFailed`` when a commit failed otherwise (see
 ``zodbtasks.storage``).
 """
+import collections
 import contextlib
 import random
+import threading
 import time
 
 import transaction
@@ -30,6 +32,28 @@ CONFLICT_ATTEMPTS = 5
 BACK_OFF = 0.01
 
 
+#: Conflicts retried or given up, per thread name and the class of the
+#: object that conflicted (see ``conflicts_of``); processors log theirs
+#: when they stop.
+_conflicts = collections.defaultdict(collections.Counter)
+_conflicts_lock = threading.Lock()
+
+
+def count_conflict(exc):
+    """Count conflict ``exc`` for the current thread, by the class that
+    conflicted (``ConflictError.class_name``; else the error's type)."""
+    name = getattr(exc, 'class_name', None) or type(exc).__name__
+    with _conflicts_lock:
+        _conflicts[threading.current_thread().name][name] += 1
+
+
+def conflicts_of(thread_name):
+    """A Counter of the conflicts met in the thread ``thread_name``, by
+    the class of the object that conflicted."""
+    with _conflicts_lock:
+        return collections.Counter(_conflicts.get(thread_name, ()))
+
+
 def transaction_manager_of(service):
     """The transaction manager of the service's connection (the thread's
     own one when the service is not stored in a database)."""
@@ -37,21 +61,26 @@ def transaction_manager_of(service):
     return jar.transaction_manager if jar is not None else transaction.manager
 
 
-def with_back_off(attempts, base=None, sleep=time.sleep):
+def with_back_off(attempts, base=None, sleep=time.sleep, cap=None):
     """Yield ``attempts`` (from ``tm.attempts()``), sleeping before each
     retry for an exponentially growing, jittered time (from ``base``
-    seconds, by default BACK_OFF)."""
+    seconds, by default BACK_OFF; never more than ``cap`` seconds)."""
     base = BACK_OFF if base is None else base
     for number, attempt in enumerate(attempts):
         if number:
-            sleep(base * 2 ** (number - 1) * random.uniform(0.5, 1.5))
+            pause = base * 2 ** (number - 1)
+            if cap is not None:
+                pause = min(pause, cap)
+            sleep(pause * random.uniform(0.5, 1.5))
         yield attempt
 
 
-def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
+def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS,
+                   back_off=None, **kwargs):
     """Call ``func(*args, **kwargs)`` in a transaction of ``tm``, retried
     with back-off on conflicts up to ``attempts`` times; return its
-    result.
+    result.  ``back_off``: (first pause, longest pause) in seconds
+    (default: from BACK_OFF, doubling).
 
     Raises StorageUnavailable when the storage went away (in ``func`` or
     in the commit, whose outcome is then unknown) and CommitFailed when
@@ -60,7 +89,9 @@ def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
     Design note: ``tm.attempts()`` retries every TransientError, and ZEO's
     ClientDisconnected is one; this loop is the same, but for that.
     """
-    for number in with_back_off(range(attempts)):
+    tries = with_back_off(range(attempts)) if back_off is None else \
+        with_back_off(range(attempts), back_off[0], cap=back_off[1])
+    for number in tries:
         try:
             tm.begin()  # polls the storage: it may have gone away
             result = func(*args, **kwargs)
@@ -68,12 +99,15 @@ def in_transaction(tm, func, *args, attempts=CONFLICT_ATTEMPTS, **kwargs):
             abort_quietly(tm)
             if is_unavailable(exc):
                 raise StorageUnavailable(str(exc)) from exc
-            if is_conflict(exc) and number + 1 < attempts:
-                continue
+            if is_conflict(exc):
+                count_conflict(exc)
+                if number + 1 < attempts:
+                    continue
             raise
         try:
             commit(tm)
-        except TransientError:
+        except TransientError as exc:
+            count_conflict(exc)
             if number + 1 == attempts:
                 raise
             continue
