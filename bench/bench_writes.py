@@ -5,18 +5,20 @@ A report, not a test (issue 10, part 2: "the map for the next person").
 Three modes, each on a fresh FileStorage that already holds BACKLOG
 finished jobs (so that the trees have their usual depth):
 
-- **trickle**: one ``add()`` per transaction, then ``processNext()``
-  (the web case: the processor takes each job at once);
+- **trickle**: one ``add()`` per transaction, taken at once by a
+  processor thread (the web case), the next added once it completed;
+- **processNext**: one ``add()`` per transaction, then ``processNext()``
+  in the same thread (which folds at its end);
 - **batch**: JOBS jobs waiting, then one ``process()`` (claims of 20);
 - **grouped**: the same with ``SimpleTask(func, groupSize=100)``.
 
 Afterwards it reads the transactions of the timed part back from the
 Data.fs (``FileIterator``) and names every record by the structure it
 belongs to (found by walking the service's persistent attributes; a
-record whose object is gone by then is named by its class).  For
-trickle it also splits the records by the step of the cycle: the add,
-the claim (which folds the job before), the run, and ``drain``'s final
-fold.
+record whose object is gone by then is named by its class).  For the
+one-job modes it also splits the bytes by the kind of transaction: the
+add (writes the jobs tree), a fold (writes finish times: a claim may fold
+too), a claim (writes a worker record) and a run (the rest).
 
     .venv/bin/python bench/bench_writes.py
     .venv/bin/python bench/bench_writes.py --jobs 2000 --backlog 10000
@@ -27,6 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 import transaction
 import ZODB.FileStorage
@@ -37,13 +40,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'src'))
 sys.path.insert(0, HERE)
 
+from zodbtasks import processor  # noqa: E402
 from zodbtasks import testing  # noqa: E402
+from zodbtasks.interfaces import COMPLETED  # noqa: E402
 from zodbtasks.task import SimpleTask  # noqa: E402
 from bench_core import git_state  # noqa: E402
 
 #: FileStorage's data record header, counted with each record.
 HEADER = 42
-TRICKLE_STEPS = ('add', 'claim (+ fold)', 'run', 'final fold')
+STEPS = ('add', 'fold (with or without a claim)', 'claim', 'run')
+#: Seconds to wait for one job or for the counts.
+DEADLINE = 30.0
 
 
 def labels(service):
@@ -135,10 +142,12 @@ def measure(mode, jobs, backlog):
         tm.commit()
         task = 'grouped' if mode == 'grouped' else 'noop'
         fill(service, backlog, 'noop', finished=True)
-        if mode != 'trickle':
+        if mode not in ('trickle', 'processNext'):
             fill(service, jobs, task, finished=False)
         start = os.path.getsize(path)
         if mode == 'trickle':
+            trickle(service, tm, jobs, backlog)
+        elif mode == 'processNext':
             for _ in range(jobs):
                 service.add('noop')
                 tm.commit()
@@ -154,6 +163,36 @@ def measure(mode, jobs, backlog):
     shutil.rmtree(folder)
     return [(number, names.get(oid, 'gone: %s' % cls), size)
             for number, oid, cls, size in found]
+
+
+def wait(tm, predicate, what):
+    end = time.monotonic() + DEADLINE
+    while True:
+        tm.abort()
+        tm.begin()
+        if predicate():
+            return
+        if time.monotonic() > end:
+            raise RuntimeError(what)
+        time.sleep(0.0005)
+
+
+def trickle(service, tm, jobs, backlog):
+    """One add() per transaction; a processor thread takes each job; the
+    next is added once the job completed; then the counts catch up and
+    the processor stops (its retirement folds what is left)."""
+    processor.start(service)
+    try:
+        for _ in range(jobs):
+            jobid = service.add('noop')
+            tm.commit()
+            wait(tm, lambda: service.jobs[jobid].status == COMPLETED,
+                 'job %s did not complete' % jobid)
+        wait(tm, lambda: service.countByStatus()[COMPLETED]
+             == backlog + jobs, 'the counts did not catch up')
+    finally:
+        for thread in processor.stop(service):
+            thread.join(DEADLINE)
 
 
 def table(title, rows, jobs):
@@ -177,15 +216,31 @@ def table(title, rows, jobs):
     return '\n'.join(lines)
 
 
-def trickle_steps(rows, jobs):
-    """Bytes per job of each step of the trickle cycle (add, claim, run,
-    final fold: four transactions per job)."""
-    steps = collections.defaultdict(int)
-    for number, _, size in rows:
-        steps[TRICKLE_STEPS[number % 4]] += size
-    lines = ['| step | bytes/job |', '|---|---:|']
-    for step in TRICKLE_STEPS:
-        lines.append('| %s | %.0f |' % (step, steps[step] / jobs))
+def steps(rows, jobs):
+    """Transactions and bytes per job by kind of transaction (see the
+    module docstring)."""
+    names, sizes = collections.defaultdict(set), collections.Counter()
+    for number, name, size in rows:
+        names[number].add(name)
+        sizes[number] += size
+    count, size = collections.Counter(), collections.Counter()
+    for number, written in names.items():
+        if 'jobs tree' in written:
+            kind = STEPS[0]
+        elif 'index: completed' in written:
+            kind = STEPS[1]
+        elif written & {'service._workers', 'gone: WorkerRecord',
+                         'gone: BTrees.LLBTree.LLTreeSet',
+                         'gone: zodbtasks.trees.IdSet'}:
+            kind = STEPS[2]
+        else:
+            kind = STEPS[3]
+        count[kind] += 1
+        size[kind] += sizes[number]
+    lines = ['| transaction | per job | bytes/job |', '|---|---:|---:|']
+    for kind in STEPS:
+        lines.append('| %s | %.2f | %.0f |' % (kind, count[kind] / jobs,
+                                               size[kind] / jobs))
     return '\n'.join(lines)
 
 
@@ -202,12 +257,12 @@ def main(argv=None):
     print('commit %s%s; %d jobs per mode over %d finished jobs\n' % (
         state['commit'], ' + changes in src/' if state['src_changed']
         else '', args.jobs, args.backlog))
-    for mode in ('trickle', 'batch', 'grouped'):
+    for mode in ('trickle', 'processNext', 'batch', 'grouped'):
         rows = measure(mode, args.jobs, args.backlog)
         print(table(mode, rows, args.jobs))
-        if mode == 'trickle':
+        if mode in ('trickle', 'processNext'):
             print()
-            print(trickle_steps(rows, args.jobs))
+            print(steps(rows, args.jobs))
         print()
 
 

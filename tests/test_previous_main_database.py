@@ -681,3 +681,36 @@ def test_rewritten_jobs_reopen_in_their_new_form(prev, principal):
     assert len(_calls('collect')) == 1  # the callback ran before
     _consistent(prev)
 
+
+
+def test_two_workers_shard_the_old_queue_and_run_everything(prev,
+                                                             principal):
+    """The previous main kept one ready queue (a BTreeQueue): the first
+    claim of a worker that is not alone makes it the first shard; its
+    entries are claimed, cancelled and released as before."""
+    from zodbtasks.dispatch import Dispatch
+    from zodbtasks.queue import BTreeQueue
+    from zodbtasks.shards import ShardedQueue
+    service = prev.service
+    assert type(service._queue) is BTreeQueue
+    old = service._queue
+    with prev.tm:
+        new = service.add('echo', 'after the change', now=NOW)
+    with prev.tm:
+        dispatch = Dispatch(service)
+        dispatch.claimJobs(FAR, 1, 'w1')
+        dispatch.claimJobs(FAR, 1, 'w2')              # not alone: shards
+    assert isinstance(service._queue, ShardedQueue)
+    assert service._queue.shards[0] is old
+    for owner in ('w1', 'w2'):
+        with prev.tm:
+            Dispatch(service).releaseWorkerJobs(owner)
+            Dispatch(service).retire(owner)
+    service.process(now=FAR)
+    assert service.getStatus(new) == COMPLETED
+    for role in DUE:
+        assert prev.status(role) == COMPLETED, role
+    _consistent(prev)
+    prev.reopen()
+    assert isinstance(prev.service._queue, ShardedQueue)
+    _consistent(prev)

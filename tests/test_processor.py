@@ -21,6 +21,7 @@ from zodbtasks.task import TaskError
 from zodbtasks import runner
 from zodbtasks import transactions
 from zodbtasks.dispatch import Dispatch
+from zodbtasks.jobmaps import JobMaps
 
 DEADLINE = 10.0  # seconds; generous, only reached when something is broken
 
@@ -369,8 +370,10 @@ def test_release_puts_job_back_in_front_within_one_millisecond(
     runner.release(service, tm, [first])
     assert runner.claim(service, tm, 100.0, 3) == ids
     runner.release(service, tm, ids)
+    keys = {jobid: service.jobs[jobid].queueKey for jobid in ids}
     [one, two] = runner.claim(service, tm, 100.0, 2)  # the 2nd kept its key
-    assert service.jobs[two].releaseKey is not None
+    maps = JobMaps(service)
+    assert maps.released_at(service.jobs[two]) == keys[two]
     runner.release(service, tm, [two, one])
     assert runner.claim(service, tm, 100.0, 3) == ids
 

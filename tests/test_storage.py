@@ -93,6 +93,7 @@ def test_a_claim_that_detached_a_cached_object_loses_no_index_write(
     _iterate(proc)
     with testing.open_service(db, service._p_oid) as (_, _, fresh):
         assert [fresh.jobs[jobid].status for jobid in ids] == [COMPLETED] * 3
+    runner.fold(proc.service, proc.tm, proc.owner)  # the ends wait a bit
     assert _index_matches_jobs(db, service._p_oid) == []
 
 

@@ -21,7 +21,9 @@ import zope.interface
 
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import folding
 from zodbtasks import retention
+from zodbtasks import shards
 from zodbtasks.grouping import GroupSizes
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.jobmaps import JobMaps
@@ -51,10 +53,11 @@ class Dispatch:
         ``most``; None: no bound) so that its group can fill up."""
         maps = self.maps
         record = maps.workers.get(owner)
-        if record is not None:
-            maps.fold(record)
-            if now - record.heartbeat >= self.service.heartbeatInterval / 2:
-                record.heartbeat = now
+        rank = maps.rank(owner, now)
+        folder, renew = self._fold_for(owner, now, rank)
+        if record is not None and \
+                now - record.heartbeat >= self.service.heartbeatInterval / 2:
+            record.heartbeat = now
         maps.work(now)
         claimed = []
         if maps.holds.paused():
@@ -65,10 +68,15 @@ class Dispatch:
                 maps.claim(job, now, owner)
                 claimed.append(job.id)
         sizes = GroupSizes(self.service)
+        prefer = rank if maps.queue else None
+        if prefer is not None:
+            maps.queue = shards.shard(self.service)
         while len(claimed) < limit and maps.queue:
-            job = maps.pull(now)
+            job = maps.pull(now, prefer)
             if job is not None:
-                maps.claim(job, now, owner)
+                renew = renew or (folder and rank is not None
+                                  and folding.may_defer(maps, job))
+                maps.claim(job, now, owner, defer=not folder)
                 claimed.append(job.id)
                 if maps.holds.ends_batch(job):
                     break
@@ -76,6 +84,8 @@ class Dispatch:
                 if size is not None and size > limit:
                     limit = size if most is None else max(limit,
                                                           min(size, most))
+        if renew:
+            folding.renew(self.service, owner, now)
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,
@@ -87,13 +97,57 @@ class Dispatch:
         self.maps.finish(job, now, output, error, traceback, cancelled)
         return True
 
+    def _fold_for(self, owner, now, rank):
+        """Fold what ``owner`` should (see ``zodbtasks.folding``): all of
+        its record when it is alone or may hold the fold lease (and, as
+        the holder, the other records every FOLD_INTERVAL), else its
+        prompt jobs.  Return (whether it folds for all: its claims are
+        indexed at once then, whether it did the holder's work: it renews
+        the lease then)."""
+        maps, service = self.maps, self.service
+        record = maps.workers.get(owner)
+        if rank is None:
+            if record is not None:
+                maps.fold(record, prompt_only=not folding.own_due(
+                    maps, record, now))
+            return True, False
+        if not folding.take(service, owner, now):
+            if record is not None:
+                maps.fold(record, prompt_only=True)
+            return False, False
+        if record is not None:
+            maps.fold(record)
+        others = []
+        if folding.others_due(service, now):
+            others = [other for key, other in list(maps.workers.items())
+                      if key != owner and folding.waiting_work(maps, other)]
+            for other in others:
+                maps.fold(other, owner_side=False)
+            if others:
+                folding.folded_others(service, now)
+        return True, bool(others)
+
     def foldJobs(self, owner, now=None):
-        """See IJobDispatch."""
-        record = self.maps.workers.get(owner)
-        folded = self.maps.fold(record) if record is not None else 0
-        if now is not None:
-            self.maps.work(now)
+        """See IJobDispatch.  A worker that is not alone and does not
+        hold the fold lease folds its prompt jobs only (see
+        ``zodbtasks.folding``); ``now`` None: fold its whole record."""
+        maps = self.maps
+        record = maps.workers.get(owner)
+        if record is None:
+            return 0
+        if now is None:
+            return maps.fold(record)
+        rank = maps.rank(owner, now)
+        if rank is None or folding.take(self.service, owner, now):
+            folded = maps.fold(record)
+        else:
+            folded = maps.fold(record, prompt_only=True)
+        maps.work(now)
         return folded
+
+    def nextFoldTime(self, owner, now):
+        """See IJobDispatch."""
+        return folding.next_fold(self.maps, owner, now)
 
     def releaseJob(self, jobid):
         """See IJobDispatch."""

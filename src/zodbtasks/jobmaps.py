@@ -25,11 +25,14 @@ until the worker folds it in its next claim transaction.  Until then the
 job is *unfolded*; ``settle`` folds one job before it is changed from
 outside a processor.
 """
+import zlib
+
 from BTrees.OOBTree import OOBTree
 
 from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import dependencies
+from zodbtasks import folding
 from zodbtasks import groups
 from zodbtasks import wakeup
 from zodbtasks.dependencies import Dependencies
@@ -169,7 +172,7 @@ class JobMaps:
         (``now``, or when it was queued last) and its priority."""
         if key is None:
             job.queueKey = self.queue.insert(job.id, self.ready_place(
-                job, now))
+                job, now), home=self.home_of(job))
         else:
             job.queueKey = self.queue.put(job.id, key=key)
         if now is not None:
@@ -178,10 +181,20 @@ class JobMaps:
 
     def ready_place(self, job, now=None):
         """Where ``job``, ready at ``now`` (None: when it was queued
-        last), takes its place in the ready queue."""
+        last), takes its place in the ready queue (in its shard)."""
         when = now if now is not None else (
             job.enqueued or job.created or 0.0)
-        return ready_key(when, job.priority, self.service.agingStep)
+        return self.queue.align(self.home_of(job), ready_key(
+            when, job.priority, self.service.agingStep))
+
+    @staticmethod
+    def home_of(job):
+        """The number that picks ``job``'s shard of the ready queue: its
+        serialization tag's (so that those jobs keep their order), else
+        its id."""
+        if job.serializationTag is not None:
+            return zlib.crc32(job.serializationTag.encode('utf-8'))
+        return job.id
 
     def release_key(self, job, position):
         """What a claimed job keeps of the queue key it was pulled from:
@@ -266,31 +279,52 @@ class JobMaps:
 
     # -- claims, runs, folds ---------------------------------------------
 
+    def rank(self, owner, now):
+        """``owner``'s rank among the live workers that hold jobs, or None
+        when it is the only one (it then claims in the exact order)."""
+        lease = self.service.leaseTimeout
+        alive = [key for key, record in self.workers.items()
+                 if key == owner or (record.alive(now, lease)
+                                     and folding.busy(record))]
+        if owner not in alive:
+            alive.append(owner)
+        if len(alive) < 2:
+            return None
+        return sorted(alive).index(owner)
+
     def record(self, owner, now):
         record = self.workers.get(owner)
         if record is None:
             record = self.workers[owner] = WorkerRecord(owner, now)
         return record
 
-    def claim(self, job, now, owner):
+    def claim(self, job, now, owner, defer=False):
+        """Claim ``job`` for ``owner``; with ``defer``, a plain job's claim
+        is indexed later, by the fold lease's holder (``zodbtasks.
+        folding``)."""
         record = self.record(owner, now)
         index = self.index
-        index.set_time(index.completed, job.id, job.completed, None)
-        self.set_status(job, PROCESSING)
+        if defer and folding.may_defer(self, job):
+            job.status = PROCESSING
+            folding.defer(record, job)
+        else:
+            index.set_time(index.completed, job.id, job.completed, None)
+            self.set_status(job, PROCESSING)
+            index.set_time(index.started, job.id, job.started, now)
         job.owner = record.id
         job.attempts += 1
         job.scheduledFor = None
-        index.set_time(index.started, job.id, job.started, now)
         job.started = now
         record.jobs.add(job.id)
         self.progress.pop(job.id, None)
         self.holds.started(job, now)
 
-    def pull(self, now):
-        """Pull the queue's head: the job to claim, or None (the entry
-        was stale, the job was scheduled instead, or its deadline
-        passed)."""
-        job = self.jobs.get(self.queue.pull())
+    def pull(self, now, prefer=None):
+        """Pull a front of the queue (see ``zodbtasks.shards``; ``prefer``:
+        the claiming worker's rank, None for the global front): the job to
+        claim, or None (the entry was stale, the job was scheduled
+        instead, or its deadline passed)."""
+        job = self.jobs.get(self.queue.take(prefer))
         if job is None:
             return None
         job.queueKey, position = None, job.queueKey
@@ -361,6 +395,8 @@ class JobMaps:
     def release(self, job):
         """Give a claimed job that did not run back where it was."""
         record = self.workers.get(job.owner)
+        if record is not None and folding.unindexed(self, job):
+            folding.index_claim(self, record, job)
         if record is not None and job.id in record.jobs:
             record.jobs.remove(job.id)
         job.attempts -= 1
@@ -376,15 +412,33 @@ class JobMaps:
         job.recordFailure(message)
         self.go(job, job.after_loss(now), now)
 
-    def fold(self, record):
-        """Index the jobs of ``record`` that finished; return how many."""
+    def fold(self, record, prompt_only=False, owner_side=True):
+        """Index the deferred claims and the finished jobs of ``record``
+        (with ``prompt_only``, the finished prompt jobs only; with
+        ``owner_side`` False, as the fold lease's holder for another
+        worker, the plain ones only: see ``zodbtasks.folding``); return
+        how many finished."""
+        if owner_side:
+            folding.prune(record)
+        if not prompt_only:
+            folding.index_claims(self, record)
         finished = 0
         for jobid in list(record.jobs.keys()):
             job = self.jobs.get(jobid)
             if job is None:
-                record.jobs.remove(jobid)
-            elif job.status != PROCESSING or job.owner != record.id:
-                record.jobs.remove(jobid)
+                if owner_side:
+                    record.jobs.remove(jobid)
+            elif (job.status != PROCESSING or job.owner != record.id) \
+                    and not folding.is_folded(record, jobid):
+                if (prompt_only or not owner_side) and \
+                        folding.prompt(self, job) != prompt_only:
+                    continue  # the holder leaves prompt ends to their own
+                if folding.unindexed(self, job):
+                    folding.index_claim(self, record, job)
+                if owner_side:
+                    record.jobs.remove(jobid)
+                else:
+                    folding.mark_folded(record, jobid)
                 self.index_finished(job)
                 finished += 1
         return finished
@@ -393,13 +447,33 @@ class JobMaps:
         """Whether the record of ``job``'s owner lists it: it runs, or it
         finished and is unfolded."""
         record = self.workers.get(job.owner) if job.owner else None
-        return record is not None and job.id in record.jobs
+        return record is not None and job.id in record.jobs \
+            and not folding.is_folded(record, job.id)
+
+    def claim_unindexed(self, job):
+        """Whether ``job``'s claim waits for a fold to be indexed."""
+        return folding.unindexed(self, job)
+
+    def indexed_status(self, job):
+        """The status the index shows for ``job`` until its worker's
+        record is folded: 'queued' for a deferred claim, 'processing' for
+        an unfolded finished job, else its status."""
+        if job.owner and folding.unindexed(self, job):
+            return QUEUED
+        if job.status != PROCESSING and self.listed(job):
+            return PROCESSING
+        return job.status
 
     def settle(self, job):
-        """Fold ``job`` now if it finished but is unfolded (before it is
-        changed from outside a processor)."""
-        if job.status != PROCESSING and self.listed(job):
-            self.workers[job.owner].jobs.remove(job.id)
+        """Fold ``job`` now if its claim or its end is not indexed yet
+        (before it is changed from outside a processor)."""
+        if not self.listed(job):
+            return
+        record = self.workers[job.owner]
+        if folding.unindexed(self, job):
+            folding.index_claim(self, record, job)
+        if job.status != PROCESSING:
+            record.jobs.remove(job.id)
             self.index_finished(job)
 
     def running(self, record):

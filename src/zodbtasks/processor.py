@@ -126,7 +126,8 @@ class Processor(threading.Thread):
         self._sweep_now_and_then(now)
         self._expire_now_and_then(now)
         return runner.drain(self.service, stop=self._stop_event,
-                            tm=self.tm, owner=self.owner, batch=self.batch)
+                            tm=self.tm, owner=self.owner, batch=self.batch,
+                            fold_at_end=False)
 
     def run(self):
         """See IProcessor."""
@@ -233,9 +234,11 @@ class Processor(threading.Thread):
         self.tm.begin()
         timeout = self.service.pollInterval
         next_run = self.service.nextScheduledTime()
+        next_fold = Dispatch(self.service).nextFoldTime(self.owner, now)
         self.tm.abort()
-        if next_run is not None:
-            timeout = min(timeout, max(next_run - now, 0.0))
+        for when in (next_run, next_fold):
+            if when is not None:
+                timeout = min(timeout, max(when - now, 0.0))
         logger.debug('processor %s waits %.3fs', self.name, timeout)
         return timeout
 

@@ -68,7 +68,14 @@ class IJobDispatch(zope.interface.Interface):
     def foldJobs(owner, now=None):
         """Index the jobs worker ``owner`` finished since its last claim;
         return how many.  With ``now``, also release (up to a batch) the
-        jobs that waited for them."""
+        jobs that waited for them; then, when other workers are alive and
+        another one holds the fold lease, only the jobs whose end must
+        take effect at once are indexed (the holder indexes the others,
+        see ``zodbtasks.folding``)."""
+
+    def nextFoldTime(owner, now):
+        """When worker ``owner`` should claim (or fold) again so that the
+        indexes do not lag behind the jobs (epoch seconds), or None."""
 
     def heartbeat(owner, now):
         """Record that worker ``owner`` is alive at ``now``, when it has a

@@ -63,7 +63,7 @@ class BTreeQueue(persistent.Persistent):
         self._changed(1)
         return key
 
-    def insert(self, item, key, rng=random):
+    def insert(self, item, key, home=None, rng=random):
         """Put ``item`` at the first free order key from ``key`` on and
         return that key.  Items inserted at one key (one millisecond, see
         ``zodbtasks.keys.ready_key``) keep the order of their insertion:
@@ -80,6 +80,34 @@ class BTreeQueue(persistent.Persistent):
         self._data[key] = item
         self._changed(1)
         return key
+
+    def align(self, home, key):
+        """An unsharded queue takes any key."""
+        return key
+
+    def take(self, prefer=None, tolerance=0, rng=random):
+        """Pull the head (an unsharded queue has no preference: see
+        ``zodbtasks.shards.ShardedQueue.take``)."""
+        return self.pull()
+
+    def last_key(self, upto):
+        """The greatest order key up to ``upto``, or None."""
+        try:
+            key = self._data.maxKey(upto)
+        except ValueError:
+            return None
+        return None if key == SENTINEL else key
+
+    def head_key(self):
+        """The order key at the front, or None when empty."""
+        return self._data.minKey(SENTINEL + 1) if self else None
+
+    def place(self, item, key):
+        """Put ``item`` at order key ``key``, which must be free."""
+        if key in self._data:
+            raise KeyError('order key %d is taken' % key)
+        self._data[key] = item
+        self._changed(1)
 
     def pull(self, index=0):
         """See IQueue."""

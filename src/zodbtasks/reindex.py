@@ -103,8 +103,7 @@ class _Problems(list):
 def _job_problems(maps, job, repair):
     problem = problems = _Problems(job, repair)
     index, jobid = maps.index, job.id
-    unfolded = maps.listed(job) and job.status != PROCESSING
-    expected = PROCESSING if unfolded else job.status
+    expected = maps.indexed_status(job)
     for status in STATUSES:
         inside = jobid in index.by_status.sets.get(status, ())
         if inside and status != expected:
@@ -116,7 +115,8 @@ def _job_problems(maps, job, repair):
     if jobid not in index.by_task.sets.get(job.task, ()):
         problem('missing from the set of task %r' % job.task,
                 lambda: index.by_task.add(job.task, jobid))
-    if job.started is not None and (job.started, jobid) not in index.started:
+    if job.started is not None and not maps.claim_unindexed(job) \
+            and (job.started, jobid) not in index.started:
         problem('start time missing from the index',
                 lambda: index.started.add((job.started, jobid)))
     if job.completed is not None and expected in FINISHED \
@@ -250,8 +250,7 @@ def _status_wanted(maps, key):
     job = maps.jobs.get(jobid)
     if job is None:
         return False
-    unfolded = maps.listed(job) and job.status != PROCESSING
-    return status == (PROCESSING if unfolded else job.status)
+    return status == maps.indexed_status(job)
 
 
 def _task_wanted(maps, key):
@@ -299,9 +298,8 @@ def _holder_wanted(kind):
         job = maps.jobs.get(jobid)
         if job is None or name not in maps.deps.keys_of(job):
             return False
-        unfolded = maps.listed(job) and job.status != PROCESSING
-        status = PROCESSING if unfolded else job.status
-        return dependencies.hold_class(job, status) == kind
+        return dependencies.hold_class(job, maps.indexed_status(job)) \
+            == kind
     return wanted
 
 

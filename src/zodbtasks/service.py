@@ -7,7 +7,7 @@ service object itself, so concurrent writers rarely conflict):
 
 - ``jobs``: LOBTree id -> job.  Ids grow with creation time (see
   ``zodbtasks.keys``), so newest-first is chronological.
-- ``_queue``: BTreeQueue of the ids of queued jobs, and of cron jobs that
+- ``_queue``: ShardedQueue of the ids of queued jobs, and of cron jobs that
   no processor has scheduled yet, in an order that is not a time.
 - ``_schedule``: OOBTree (time, id) -> id of scheduled cron, delayed and
   retried jobs; due jobs are a key range.
@@ -52,7 +52,8 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.jobmaps import JobMaps
-from zodbtasks.queue import BTreeQueue
+from zodbtasks.folding import FoldLease
+from zodbtasks.shards import ShardedQueue
 from zodbtasks.settings import ServiceSettings
 from zodbtasks.transactions import in_transaction
 from zodbtasks.workflows import Workflows
@@ -72,7 +73,8 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
     def __init__(self):
         super().__init__()
         self.jobs = LOBTree()
-        self._queue = BTreeQueue()
+        self._queue = ShardedQueue()
+        self._fold_lease = FoldLease()
         self._schedule = OOBTree()
         self._index = JobIndex()
         self._progress = LOBTree()

@@ -1,0 +1,263 @@
+"""Who writes the shared indexes when several workers claim at once.
+
+Design note (measured with ``bench/bench_zeo.py``, conflicts named by
+structure): with several worker processes, claims conflicted less on the
+ready queue than on the shared indexes that every claim and fold wrote:
+the status sets (a claim removes the oldest queued ids, which are the
+first keys of their buckets, and BTrees refuse to merge such a change
+with another), the time sets and the dependency holders (appends that
+split their last bucket).  Sharding the queue (``zodbtasks.shards``) does
+not help there, so one worker at a time writes them for all:
+
+- **The fold lease** (``FoldLease``, ``service._fold_lease``): the worker
+  holding it folds every worker's record: it indexes their claims and
+  their finished jobs, at most every ``FOLD_INTERVAL`` for the records of
+  others (its own at each claim).  A worker takes the lease when it is
+  free or expired (``FOLD_LEASE`` after the holder last folded), so a
+  holder that runs a long job or died hands it on within a second.
+- **Deferred claims.**  A worker that does not hold the lease claims
+  *plain* jobs without touching the index: the job says ``processing``
+  and the worker's record lists it in ``claims``; until the holder folds
+  it the index still counts it as queued.  A lone worker, a holder and
+  every job that is not plain index at once, as before.
+- **Prompt jobs** are the jobs whose end must take effect at once for
+  the semantics of dependencies, groups, chains, serialization, limits
+  and unique keys (``prompt``): their own worker folds them in its next
+  claim, lease or not, so a chain does not wait for the holder.
+
+So the counts lag behind the jobs by at most about ``FOLD_INTERVAL``
+while the holder runs quick jobs, and ``FOLD_LEASE`` when it is busy;
+the processors wake in time for it (``next_fold``).
+
+- **A lone worker** indexes its claims at once and lets the ends of its
+  plain jobs wait up to ``FOLD_INTERVAL`` (or until ``FOLD_BATCH`` wait)
+  to fold them together in one of its claims: one job per transaction
+  then costs three commits (the add, the claim, the run) instead of four,
+  and the index writes of many ends are shared.  ``process()`` and
+  ``processNext()`` still fold at their end.
+
+Nothing here commits or reads the clock.
+"""
+import persistent
+
+from zodbtasks.interfaces import PROCESSING
+from zodbtasks.interfaces import QUEUED
+from zodbtasks.trees import SENTINEL
+from zodbtasks.trees import IdSet
+from zodbtasks.trees import made
+
+#: Seconds the lease lasts after the holder last folded.
+FOLD_LEASE = 1.0
+#: Seconds between the holder's folds of the other workers' records, and
+#: how long a lone worker lets its plain ends wait to fold them together.
+FOLD_INTERVAL = 0.2
+#: A lone worker folds its plain ends at once when this many wait.
+FOLD_BATCH = 100
+
+
+class FoldLease(persistent.Persistent):
+    """Which worker folds for all (``owner``), until when."""
+
+    owner = None
+    until = 0.0
+    #: When the holder last folded the other workers' records.
+    last = 0.0
+
+    def held_by(self, owner, now):
+        return self.owner == owner and now < self.until
+
+    def free_for(self, owner, now):
+        return self.owner is None or self.owner == owner \
+            or now >= self.until
+
+
+def lease(service):
+    return made(service, '_fold_lease', FoldLease)
+
+
+def peek_lease(service):
+    return getattr(service, '_fold_lease', None)
+
+
+def prompt(maps, job):
+    """Whether ``job``'s fold must not wait for the lease holder."""
+    return bool(job.watched or job.then is not None
+                or job.group is not None or job.callbackOf is not None
+                or job.uniqueKey is not None or job.tags
+                or maps.holds.ends_batch(job))
+
+
+def may_defer(maps, job):
+    """Whether a claim of ``job`` may leave the index as it is: a plain
+    job claimed for the first time (its index entries are those of a new
+    queued job)."""
+    return job.status == QUEUED and job.started is None \
+        and job.completed is None and not prompt(maps, job)
+
+
+def _marks(record, name, make=False):
+    """``record``'s set ``name`` (made with the sentinel on first use: the
+    owner and the holder both change it, and the sentinel keeps their
+    changes mergeable, see ``zodbtasks.trees``)."""
+    marks = getattr(record, name, None)
+    if marks is None and make:
+        marks = IdSet((SENTINEL,))
+        setattr(record, name, marks)
+    return marks
+
+
+def _ids(marks):
+    return [] if marks is None else list(marks.keys(min=SENTINEL + 1))
+
+
+def claims_of(record):
+    """The ids ``record``'s worker claimed without indexing them."""
+    return _ids(_marks(record, 'claims'))
+
+
+def defer(record, job):
+    _marks(record, 'claims', make=True).add(job.id)
+
+
+def unindexed(maps, job):
+    """Whether ``job`` was claimed and its claim is not indexed yet."""
+    record = maps.workers.get(job.owner) if job.owner else None
+    claims = _marks(record, 'claims') if record is not None else None
+    return claims is not None and job.id in claims
+
+
+def index_claim(maps, record, job):
+    """Index ``job``'s deferred claim (queued -> processing, its start)."""
+    _marks(record, 'claims').remove(job.id)
+    index = maps.index
+    index.move(job.id, QUEUED, PROCESSING)
+    index.set_time(index.started, job.id, None, job.started)
+    maps.indexed(job, QUEUED, PROCESSING)
+
+
+def busy(record):
+    """Whether ``record`` lists jobs (a worker with none claims nothing
+    now: it does not compete)."""
+    return bool(record.jobs) or bool(claims_of(record))
+
+
+def index_claims(maps, record):
+    """Index every deferred claim of ``record``; return how many."""
+    done = 0
+    for jobid in claims_of(record):
+        job = maps.jobs.get(jobid)
+        if job is None:
+            _marks(record, 'claims').remove(jobid)
+        else:
+            index_claim(maps, record, job)
+            done += 1
+    return done
+
+
+def mark_folded(record, jobid):
+    """The holder indexed ``jobid``'s end for ``record``'s worker, which
+    drops it from its record at its next claim (``prune``): only the
+    owner changes ``record.jobs``."""
+    _marks(record, 'folded', make=True).add(jobid)
+
+
+def is_folded(record, jobid):
+    folded = _marks(record, 'folded')
+    return folded is not None and jobid in folded
+
+
+def prune(record):
+    """The owner drops what the holder folded for it from its record."""
+    folded = _marks(record, 'folded')
+    for jobid in _ids(folded):
+        if jobid in record.jobs:
+            record.jobs.remove(jobid)
+        folded.remove(jobid)
+
+
+def take(service, owner, now):
+    """Whether ``owner`` holds the fold lease at ``now`` or may take it
+    (free or expired); writes nothing."""
+    current = peek_lease(service)
+    return current is None or current.free_for(owner, now)
+
+
+def renew(service, owner, now):
+    """``owner`` folded at ``now``: it holds the lease until FOLD_LEASE
+    from now (written only when that moves it by a tenth of a lease, so a
+    busy holder writes the lease seldom)."""
+    current = lease(service)
+    if current.owner != owner or current.until < now + FOLD_LEASE * 0.9:
+        current.owner = owner
+        current.until = now + FOLD_LEASE
+
+
+def others_due(service, now):
+    current = peek_lease(service)
+    return current is None or now - current.last >= FOLD_INTERVAL
+
+
+def folded_others(service, now):
+    lease(service).last = now
+
+
+def waiting_work(maps, record):
+    """Whether ``record`` lists claims or plain finished jobs for the
+    holder to fold."""
+    if claims_of(record):
+        return True
+    for jobid in record.jobs.keys():
+        job = maps.jobs.get(jobid)
+        if job is not None and job.status != PROCESSING \
+                and not is_folded(record, jobid) and not prompt(maps, job):
+            return True
+    return False
+
+
+def _ends(maps, record):
+    """(how many, the earliest finish time) of ``record``'s finished jobs
+    that wait for a fold (a gone job or one without a finish time counts
+    as finished long ago)."""
+    count, earliest = 0, None
+    for jobid in record.jobs.keys():
+        job = maps.jobs.get(jobid)
+        if job is not None and (job.status == PROCESSING
+                                or is_folded(record, jobid)):
+            continue
+        count += 1
+        when = job.completed if job is not None and job.completed \
+            is not None else 0.0
+        earliest = when if earliest is None else min(earliest, when)
+    return count, earliest
+
+
+def own_due(maps, record, now):
+    """Whether a lone worker folds its plain ends now (else they wait,
+    to be folded together: see ``zodbtasks.folding``): FOLD_BATCH wait,
+    or the earliest ended FOLD_INTERVAL ago."""
+    count, earliest = _ends(maps, record)
+    return count >= FOLD_BATCH or (
+        earliest is not None and now - earliest >= FOLD_INTERVAL)
+
+
+def next_fold(maps, owner, now):
+    """When ``owner``'s processor should look again so that no fold
+    waits longer than it should, or None."""
+    mine = maps.workers.get(owner)
+    others = [record for key, record in maps.workers.items()
+              if key != owner]
+    if not others:
+        if mine is None:
+            return None
+        # twice the interval: a claim in between folds them (no commit
+        # of its own) when jobs keep coming
+        earliest = _ends(maps, mine)[1]
+        return None if earliest is None else earliest + 2 * FOLD_INTERVAL
+    current = peek_lease(maps.service)
+    if current is not None and current.held_by(owner, now):
+        if any(waiting_work(maps, record) for record in others):
+            return current.last + FOLD_INTERVAL
+        return None
+    if mine is not None and waiting_work(maps, mine):
+        return current.until if current is not None else now
+    return None
