@@ -38,9 +38,11 @@ services keep the default ``pollInterval`` (1 s).
    ``bench/counted_worker.py``, which writes a line to the worker's log
    for each ConflictError a commit raised (claims, runs, folds, sweeps
    and heartbeats; each is retried); the lines written during a run are
-   divided by its jobs.  As bench_zeo, the logs are also read for
-   claims that gave up ("claims conflicted", "tick failed") and jobs that
-   gave up ("gave up after").
+   divided by its jobs.  The logs are also read for claim transactions
+   that gave up after ``runner.CLAIM_ATTEMPTS`` conflicts ("claims
+   conflicted"; the processor tries again soon), and as bench_zeo does,
+   for ticks that failed otherwise ("tick failed") and jobs that gave up
+   ("gave up after").
 
 Rates are medians of ``--repeat`` runs (each run measures the raw rate
 first).  The targets: more worker processes are never slower than one
@@ -186,7 +188,7 @@ def label(kind):
 def markdown(summary):
     lines = ['| jobs | processes | jobs/s | ratio to raw RelStorage | '
              'speed-up | first start (s) | jobs/s from it | ConflictErrors '
-             '| per job | claims conflicted | claims given up | '
+             '| per job | claims given up (conflicts) | ticks failed | '
              'jobs given up |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
              '| raw RelStorage tiny commits | | %.0f commits/s | 1.00 | | | '
@@ -254,9 +256,10 @@ def main(argv=None):
         datetime.datetime.now(datetime.timezone.utc) - started).seconds)
     summary = summarize(figures, args.jobs, args.io_jobs)
     print('\n%s\n' % markdown(summary))
-    print('%s; RelStorage %s' % (meta['postgresql'], ', '.join(
-        '%s %s' % (key.replace('_', '-'), value)
-        for key, value in sorted(meta['relstorage'].items()))))
+    print('%s (%s); RelStorage %s' % (
+        meta['postgresql'], ', '.join(settings), ', '.join(
+            '%s %s' % (key.replace('_', '-'), value)
+            for key, value in sorted(meta['relstorage'].items()))))
     print_meta(meta)
     finish_report({'meta': meta, 'figures': figures, 'summary': summary,
                    'targets': summary['targets']},
