@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-zeo bench-grouping venv system-deps clean
+.PHONY: run test bench bench-zeo bench-relstorage bench-grouping venv \
+	system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,11 @@ bench: venv
 # Worker processes on a real ZEO server (runzeo) on the loopback.
 bench-zeo: venv
 	$(BIN)/python bench/bench_zeo.py
+
+# Worker processes on a history-free RelStorage over a throwaway
+# PostgreSQL cluster (initdb, pg_ctl: make system-deps installs them).
+bench-relstorage: venv
+	$(BIN)/python bench/bench_relstorage.py
 
 # Grouped execution against Huey's SQLite consumer; huey is installed for
 # the benchmarks only (bench/requirements.txt), not as a package dependency.

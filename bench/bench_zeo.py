@@ -137,13 +137,22 @@ def start_zeo(folder):
 def make_instance(folder, address):
     """An instance whose database is the ZEO server at ``address``, that
     autostarts nothing and registers this module's tasks."""
+    return make_database_instance(
+        folder, '<zodb>\n  <zeoclient>\n    server %s:%d\n  </zeoclient>\n'
+        '</zodb>' % address)
+
+
+def make_database_instance(folder, database, imports=()):
+    """An instance whose ``<zodb>`` section is ``database`` (with
+    ``%import PACKAGE`` lines for ``imports`` at the top of zope.conf),
+    that autostarts nothing and registers this module's tasks."""
     config = os.path.join(folder, 'zope.conf')
     instance.create_instance(config, SAMPLE, {})
     with open(config) as f:
         text = f.read()
     text = re.sub(r'<zodb>\n  <filestorage>\n.*?</zodb>',
-                  '<zodb>\n  <zeoclient>\n    server %s:%d\n  </zeoclient>\n'
-                  '</zodb>' % address, text, count=1, flags=re.DOTALL)
+                  lambda match: database, text, count=1, flags=re.DOTALL)
+    text = ''.join('%%import %s\n' % package for package in imports) + text
     text = re.sub(r'^  autostart .*$', '  autostart', text, count=1,
                   flags=re.MULTILINE)
     with open(config, 'w') as f:
@@ -160,10 +169,16 @@ def make_instance(folder, address):
     return config
 
 
-class Workers:
-    """``count`` worker processes of 1 thread on ``bench@NAME``."""
+#: How the workers are started: ``zodbtasks-worker`` as a module of this
+#: Python (the same under a venv and under zc.buildout).
+WORKER = [sys.executable, '-m', 'zodbtasks.app.worker']
 
-    def __init__(self, config, name, count):
+
+class Workers:
+    """``count`` worker processes of 1 thread on ``bench@NAME``, started
+    with ``command`` and the worker's options."""
+
+    def __init__(self, config, name, count, command=WORKER):
         folder = os.path.dirname(config)
         environ = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [HERE] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
@@ -172,9 +187,9 @@ class Workers:
             log = os.path.join(folder, '%s-%d.log' % (name, number))
             with open(log, 'w') as output:
                 self.processes.append(subprocess.Popen(
-                    [sys.executable, '-m', 'zodbtasks.app.worker',
-                     '--config', config, '--autostart', 'bench@' + name,
-                     '--threads', '1'],
+                    list(command) + [
+                        '--config', config, '--autostart', 'bench@' + name,
+                        '--threads', '1'],
                     cwd=folder, stdout=output, stderr=subprocess.STDOUT,
                     env=environ))
             self.logs.append(log)
@@ -220,7 +235,14 @@ class Workers:
 @contextlib.contextmanager
 def open_bench(address):
     """A ``Bench`` on a ZEO client of ``address``, closed at the end."""
-    db = ZEO.DB(address)
+    with bench_on(ZEO.DB(address)) as bench:
+        yield bench
+
+
+@contextlib.contextmanager
+def bench_on(db):
+    """A ``Bench`` on a connection of ``db``; ``db`` is closed at the
+    end."""
     try:
         with own_connection(db) as (connection, tm):
             yield Bench(connection, tm)
@@ -262,6 +284,7 @@ class Bench:
         ids = [service.add(task) for _ in range(jobs)]
         self.tm.commit()  # all at once: the workers start together
         start = time.perf_counter()
+        self.committed = time.time()  # epoch, as the jobs' started
 
         def done():
             self.tm.abort()
@@ -336,6 +359,31 @@ def measure(config, bench, repeat, jobs, io_jobs):
                           figures['conflicts'][kind][key][-1],
                           by_class or ''), flush=True)
     return figures
+
+
+def throughputs(bench, service, workers, count, figures, kinds,
+                patterns=GIVE_UPS, raw=None, after=None):
+    """For each ``(kind, task, number)`` of ``kinds``: the rate of
+    ``workers`` (``count`` processes) over ``number`` jobs of ``task``,
+    appended to ``figures[kind][str(count)]``, and the lines of their
+    logs with each ``(key, pattern)`` of ``patterns`` meanwhile, to
+    ``figures[key][kind][str(count)]``.  With ``raw`` (commits/s), each
+    printed rate is followed by its ratio to it; ``after(kind, task,
+    number, rate)`` is called after each printed rate."""
+    for kind, task, number in kinds:
+        before = [workers.count(pattern) for _, pattern in patterns]
+        rate, lag = bench.throughput(service, task, number)
+        figures[kind].setdefault(str(count), []).append(rate)
+        figures.setdefault('lag_s', {}).setdefault(kind, {}).setdefault(
+            str(count), []).append(lag)
+        for (key, pattern), then in zip(patterns, before):
+            figures[key][kind].setdefault(str(count), []).append(
+                workers.count(pattern) - then)
+        print('%d processes, %s: %.1f jobs/s%s' % (
+            count, kind, rate, '' if raw is None else
+            ' (%.2f x raw)' % (rate / raw)), flush=True)
+        if after is not None:
+            after(kind, task, number, rate)
 
 
 def summarize(figures):

@@ -8,74 +8,14 @@ from persistent.mapping import PersistentMapping
 
 from zodbtasks.interfaces import COMPLETED
 
+from .chains import RUN_DEADLINE
+from .chains import check_chains_and_fan_in
 from .conftest import wait_for
-
-RUN_DEADLINE = 300.0
-CHAINS = 20
-LENGTH = 100
-
-
-def _add_chains(zeo_service, chains, length, per_transaction=50):
-    """``chains`` chains of ``length`` ``count`` jobs, each job after the
-    one before it and tagged 'chains'; return the ids, chain by chain."""
-    ids = [[] for _ in range(chains)]
-    for step in range(0, length, per_transaction):
-        for chain in ids:
-            specs = []
-            for position in range(step, min(step + per_transaction, length)):
-                specs.append(position)
-            previous = chain[-1] if chain else None
-            for attempt in zeo_service.tm.attempts(10):
-                with attempt:
-                    added, last = [], previous
-                    for _ in specs:
-                        last = zeo_service.service.add(
-                            'count', PersistentMapping(value=0, sleep=0.002),
-                            tag='chains', after=() if last is None else last)
-                        added.append(last)
-            chain.extend(added)
-    return ids
 
 
 @pytest.mark.slow
 def test_chains_and_a_fan_in_survive_a_killed_worker(workers, zeo_service):
-    zeo_service.set(leaseTimeout=2.0)
-    # Added before the workers start: 50 new ids split the last buckets of
-    # the id sets that the workers' folds change, so a big add racing them
-    # may conflict on every retry (a ZODB hot spot, not what this tests).
-    chains = _add_chains(zeo_service, CHAINS, LENGTH)
-    started = [workers.start(threads=2) for _ in range(3)]
-    fan_in = zeo_service.add('count', PersistentMapping(value=0),
-                             afterTag='chains')
-    tails = zeo_service.add('count', PersistentMapping(value=0),
-                            after=[chain[-1] for chain in chains])
-    wait_for(lambda: zeo_service.counts()[COMPLETED] >= 300, RUN_DEADLINE,
-             'the workers did not get going')
-    victim = started[0]
-    workers.kill(victim)
-    every = [jobid for chain in chains for jobid in chain]
-    jobs = zeo_service.wait_finished(every + [fan_in, tails], RUN_DEADLINE)
-    assert [job.id for job in jobs if job.status != COMPLETED] == []
-    # ZODB effects committed exactly once
-    assert [job.id for job in jobs if job.input['value'] != 1] == []
-    service = zeo_service.fresh()
-    for chain in chains:                      # every chain in order
-        for before, after in zip(chain, chain[1:]):
-            assert service.jobs[after].started >= \
-                service.jobs[before].completed, (before, after)
-    last_end = max(job.completed for job in jobs[:-2])
-    runs = workers.runs_by_job()
-    for jobid in (fan_in, tails):
-        job = service.jobs[jobid]
-        assert job.started >= last_end if jobid == fan_in else \
-            job.started >= max(service.jobs[c[-1]].completed
-                               for c in chains)
-        assert len(runs[jobid]) == 1, runs[jobid]   # ran once
-    for worker in started[1:]:
-        assert workers.stop(worker) == 0
-    service = zeo_service.fresh()
-    service.sweep()
-    assert service.checkIndex() == []
+    check_chains_and_fan_in(workers, zeo_service)
 
 
 def _overlaps(spans):
