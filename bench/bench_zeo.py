@@ -320,9 +320,24 @@ CONFLICTS = re.compile(r'processor \S+ stopped; (?:conflicts: (\d+) '
                        r'\(([^)]*)\)|no conflicts)')
 
 
-def measure(config, bench, repeat, jobs, io_jobs):
+def cpu_seconds(pids):
+    """User and system CPU seconds the processes ``pids`` used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf('SC_CLK_TCK')
+
+
+def measure(config, bench, repeat, jobs, io_jobs, server_pid=None):
     figures = {'raw': [], 'noop': {}, 'io': {}}
-    for key in [key for key, _ in GIVE_UPS] + ['conflicts', 'lag_s']:
+    for key in [key for key, _ in GIVE_UPS] + ['conflicts', 'lag_s',
+                                              'worker_cpu_ms',
+                                              'server_cpu_ms']:
         figures[key] = {'noop': {}, 'io': {}}
     for run in range(repeat):
         figures['raw'].append(bench.raw_rate())
@@ -336,7 +351,12 @@ def measure(config, bench, repeat, jobs, io_jobs):
                 service = bench.new_service(name)
                 workers = Workers(config, name, count)
                 try:
+                    pids = [process.pid for process in workers.processes]
+                    before = (cpu_seconds(pids), cpu_seconds(
+                        [server_pid] if server_pid else []))
                     rate, lag = bench.throughput(service, task, number)
+                    used = (cpu_seconds(pids) - before[0], cpu_seconds(
+                        [server_pid] if server_pid else []) - before[1])
                     if count == 1 and kind == 'noop' and run == 0:
                         figures['latency_s'] = bench.latencies(
                             service, LATENCY_JOBS)
@@ -345,6 +365,10 @@ def measure(config, bench, repeat, jobs, io_jobs):
                 key = str(count)
                 figures[kind].setdefault(key, []).append(rate)
                 figures['lag_s'][kind].setdefault(key, []).append(lag)
+                for field, seconds in zip(('worker_cpu_ms', 'server_cpu_ms'),
+                                          used):
+                    figures[field][kind].setdefault(key, []).append(
+                        seconds * 1e3 / number)
                 total, by_class = workers.conflicts()
                 figures['conflicts'][kind].setdefault(key, []).append(
                     total / number)
@@ -354,8 +378,11 @@ def measure(config, bench, repeat, jobs, io_jobs):
                     figures[field][kind].setdefault(key, []).append(
                         workers.count(pattern))
                 print('%d processes, %s: %.1f jobs/s, counts lag %.2f s, '
-                      '%.3f conflicts per job %s' % (
+                      'CPU ms per job: workers %.2f, ZEO %.2f; %.3f '
+                      'conflicts per job %s' % (
                           count, kind, rate, lag,
+                          figures['worker_cpu_ms'][kind][key][-1],
+                          figures['server_cpu_ms'][kind][key][-1],
                           figures['conflicts'][kind][key][-1],
                           by_class or ''), flush=True)
     return figures
@@ -400,6 +427,10 @@ def summarize(figures):
                 'counts_lag_s': max(figures['lag_s'][kind][key]),
                 'conflicts_per_job': statistics.median(
                     figures['conflicts'][kind][key]),
+                'worker_cpu_ms': statistics.median(
+                    figures['worker_cpu_ms'][kind][key]),
+                'server_cpu_ms': statistics.median(
+                    figures['server_cpu_ms'][kind][key]),
                 'claim_give_ups': sum(figures['claim_give_ups'][kind][key]),
                 'job_give_ups': sum(figures['job_give_ups'][kind][key])})
     latencies = sorted(figures['latency_s'])
@@ -444,18 +475,19 @@ def targets(summary):
 
 def markdown(summary):
     lines = ['| jobs | processes | jobs/s | ratio to raw ZEO | speed-up | '
-             'counts lag (s) | conflicts per job | claims given up | '
-             'jobs given up |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-             '| raw ZEO tiny commits | | %.0f commits/s | 1.00 | | | | | |'
-             % summary['raw_commits_per_s']]
+             'counts lag (s) | CPU ms/job workers | CPU ms/job ZEO | '
+             'conflicts per job | claims given up | jobs given up |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+             '| raw ZEO tiny commits | | %.0f commits/s | 1.00 | | | | | | '
+             '| |' % summary['raw_commits_per_s']]
     for row in summary['rows']:
-        lines.append('| %s | %d | %.1f | %.2f | %.2f | %.2f | %.3f | %d | '
-                     '%d |' % (
+        lines.append('| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | '
+                     '%.3f | %d | %d |' % (
                          'no-op' if row['jobs'] == 'noop' else '20 ms sleep',
                          row['processes'], row['jobs_per_s'],
                          row['ratio_to_raw'], row['speedup'],
-                         row['counts_lag_s'], row['conflicts_per_job'],
+                         row['counts_lag_s'], row['worker_cpu_ms'],
+                         row['server_cpu_ms'], row['conflicts_per_job'],
                          row['claim_give_ups'], row['job_give_ups']))
     latency = summary['latency_ms']
     lines += ['', 'cross-process start latency: p50 %.1f ms, p95 %.1f ms, '
@@ -492,7 +524,7 @@ def main(argv=None):
         config = make_instance(folder, address)
         with open_bench(address) as bench:
             figures = measure(config, bench, args.repeat, args.jobs,
-                              args.io_jobs)
+                              args.io_jobs, server_pid=zeo.pid)
     finally:
         testing.stop_process(zeo)
         shutil.rmtree(folder, ignore_errors=True)

@@ -49,7 +49,7 @@ def test_a_home_puts_items_together_in_order():
     place = ready_key(100.0)
     keys = [queue.insert(item, place, home=7) for item in (11, 12, 13)]
     assert {key % SHARDS for key in keys} == {7}
-    assert [queue.take(prefer=3) for _ in range(3)] == [11, 12, 13]
+    assert [queue.take(prefer=(3, 8)) for _ in range(3)] == [11, 12, 13]
 
 
 def test_without_preference_the_global_front_comes_first():
@@ -66,9 +66,18 @@ def test_a_worker_prefers_its_shard_within_the_tolerance():
     queue.insert(16, ready_key(100.0))           # shard 0, the front
     queue.insert(17, ready_key(100.5))           # shard 1, 0.5 s later
     queue.insert(25, ready_key(102.0))           # shard 1, 2 s later
-    assert queue.take(prefer=1) == 17            # within one second
-    assert queue.take(prefer=1) == 16            # 25 is too far behind
-    assert queue.take(prefer=1) == 25
+    assert queue.take(prefer=(1, 8)) == 17            # within one second
+    assert queue.take(prefer=(1, 8)) == 16            # 25 is too far behind
+    assert queue.take(prefer=(1, 8)) == 25
+
+
+def test_with_fewer_workers_than_shards_each_has_several():
+    queue = ShardedQueue()
+    for item in (9, 13, 10):                     # shards 1, 5, 2
+        queue.insert(item, ready_key(100.0 + item / 1000.0))
+    # worker 1 of 4 has shards 1 and 5: the earlier front first
+    assert [queue.take(prefer=(1, 4)) for _ in range(2)] == [9, 13]
+    assert queue.take(prefer=(1, 4)) == 10       # then it steals
 
 
 def test_a_worker_whose_shard_is_empty_steals_a_near_front():
@@ -76,11 +85,11 @@ def test_a_worker_whose_shard_is_empty_steals_a_near_front():
     for item in (8, 9, 10):                      # shards 0, 1, 2
         queue.insert(item, ready_key(100.0))
     queue.insert(11, ready_key(200.0))           # shard 3, far behind
-    taken = queue.take(prefer=5, rng=random.Random(1))
+    taken = queue.take(prefer=(5, 8), rng=random.Random(1))
     assert taken in (8, 9, 10)
-    rest = {queue.take(prefer=5) for _ in range(2)}
+    rest = {queue.take(prefer=(5, 8)) for _ in range(2)}
     assert rest == {8, 9, 10} - {taken}
-    assert queue.take(prefer=5) == 11
+    assert queue.take(prefer=(5, 8)) == 11
 
 
 def test_put_goes_back_to_the_shard_its_key_names():

@@ -54,7 +54,8 @@ class Dispatch:
         maps = self.maps
         record = maps.workers.get(owner)
         rank = maps.rank(owner, now)
-        folder, renew = self._fold_for(owner, now, rank)
+        if record is not None:
+            self._fold_own(record, now, rank)
         if record is not None and \
                 now - record.heartbeat >= self.service.heartbeatInterval / 2:
             record.heartbeat = now
@@ -71,12 +72,15 @@ class Dispatch:
         prefer = rank if maps.queue else None
         if prefer is not None:
             maps.queue = shards.shard(self.service)
+        low = None
+        if prefer is not None:
+            low = maps.queue.front_key()
+        if limit > 1 and maps.queue:
+            self._prefetch(maps.queue.peek(prefer, limit))
         while len(claimed) < limit and maps.queue:
-            job = maps.pull(now, prefer)
+            job = maps.pull(now, prefer, low)
             if job is not None:
-                renew = renew or (folder and rank is not None
-                                  and folding.may_defer(maps, job))
-                maps.claim(job, now, owner, defer=not folder)
+                maps.claim(job, now, owner, defer=rank is not None)
                 claimed.append(job.id)
                 if maps.holds.ends_batch(job):
                     break
@@ -84,8 +88,6 @@ class Dispatch:
                 if size is not None and size > limit:
                     limit = size if most is None else max(limit,
                                                           min(size, most))
-        if renew:
-            folding.renew(self.service, owner, now)
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,
@@ -97,40 +99,33 @@ class Dispatch:
         self.maps.finish(job, now, output, error, traceback, cancelled)
         return True
 
-    def _fold_for(self, owner, now, rank):
-        """Fold what ``owner`` should (see ``zodbtasks.folding``): all of
-        its record when it is alone or may hold the fold lease (and, as
-        the holder, the other records every FOLD_INTERVAL), else its
-        prompt jobs.  Return (whether it folds for all: its claims are
-        indexed at once then, whether it did the holder's work: it renews
-        the lease then)."""
-        maps, service = self.maps, self.service
-        record = maps.workers.get(owner)
+    def _prefetch(self, ids):
+        """Ask the storage for the jobs ``ids`` that are not loaded, in
+        one go (ZEO pipelines them; other storages ignore it): a claim
+        otherwise waits for one round trip per job it reads."""
+        jar = self.service._p_jar
+        if jar is None:
+            return
+        ghosts = [job for job in map(self.maps.jobs.get, ids)
+                  if job is not None and job._p_changed is None]
+        if ghosts:
+            jar.prefetch(ghosts)
+
+    def _fold_own(self, record, now, rank):
+        """Fold what ``record``'s worker folds itself (see
+        ``zodbtasks.folding``): alone, its plain ends when they are due
+        and its prompt ones; with others, its prompt ends only."""
+        maps = self.maps
         if rank is None:
-            if record is not None:
-                maps.fold(record, prompt_only=not folding.own_due(
-                    maps, record, now))
-            return True, False
-        if not folding.take(service, owner, now):
-            if record is not None:
-                maps.fold(record, prompt_only=True)
-            return False, False
-        if record is not None:
-            maps.fold(record)
-        others = []
-        if folding.others_due(service, now):
-            others = [other for key, other in list(maps.workers.items())
-                      if key != owner and folding.waiting_work(maps, other)]
-            for other in others:
-                maps.fold(other, owner_side=False)
-            if others:
-                folding.folded_others(service, now)
-        return True, bool(others)
+            maps.fold(record, prompt_only=not folding.own_due(
+                maps, record, now))
+        else:
+            maps.fold(record, prompt_only=True)
 
     def foldJobs(self, owner, now=None):
-        """See IJobDispatch.  A worker that is not alone and does not
-        hold the fold lease folds its prompt jobs only (see
-        ``zodbtasks.folding``); ``now`` None: fold its whole record."""
+        """See IJobDispatch.  A worker that is not alone folds its prompt
+        jobs only (the fold lease's holder folds the others, see
+        ``foldAll``); ``now`` None: fold its whole record."""
         maps = self.maps
         record = maps.workers.get(owner)
         if record is None:
@@ -138,12 +133,31 @@ class Dispatch:
         if now is None:
             return maps.fold(record)
         rank = maps.rank(owner, now)
-        if rank is None or folding.take(self.service, owner, now):
-            folded = maps.fold(record)
-        else:
-            folded = maps.fold(record, prompt_only=True)
+        folded = maps.fold(record, prompt_only=rank is not None)
         maps.work(now)
         return folded
+
+    def foldAll(self, owner, now):
+        """See IJobDispatch."""
+        maps, service = self.maps, self.service
+        if maps.rank(owner, now) is None \
+                or not folding.take(service, owner, now) \
+                or not folding.others_due(service, now):
+            return 0
+        records = list(maps.workers.items())
+        self._prefetch([jobid for _, record in records
+                        for jobid in folding.listed_ids(record)])
+        waiting = [(key, record) for key, record in records
+                   if folding.waiting_work(maps, record)]
+        done = 0
+        for key, record in waiting:
+            done += len(folding.claims_of(record))
+            done += maps.fold(record, owner_side=key == owner)
+        if waiting:
+            folding.folded_others(service, now)
+            folding.renew(service, owner, now)
+            maps.work(now)
+        return done
 
     def nextFoldTime(self, owner, now):
         """See IJobDispatch."""

@@ -9,26 +9,23 @@ with another), the time sets and the dependency holders (appends that
 split their last bucket).  Sharding the queue (``zodbtasks.shards``) does
 not help there, so one worker at a time writes them for all:
 
-- **The fold lease** (``FoldLease``, ``service._fold_lease``): the worker
-  holding it folds every worker's record: it indexes their claims and
-  their finished jobs, at most every ``FOLD_INTERVAL`` for the records of
-  others (its own at each claim).  A worker takes the lease when it is
-  free or expired (``FOLD_LEASE`` after the holder last folded), so a
-  holder that runs a long job or died hands it on within a second.
-- **Deferred claims.**  A worker that does not hold the lease claims
-  *plain* jobs without touching the index: the job says ``processing``
-  and the worker's record lists it in ``claims``; until the holder folds
-  it the index still counts it as queued.  A lone worker, a holder and
-  every job that is not plain index at once, as before.
+- **Deferred claims.**  While other live workers hold jobs, a worker
+  claims *plain* jobs without touching the index: the job says
+  ``processing`` and the worker's record lists it in ``claims``; until a
+  fold indexes it, the index still counts it as queued.  A claim then
+  writes the jobs, the worker's shard of the queue and its record only.
+- **The fold lease** (``FoldLease``, ``service._fold_lease``): every
+  ``FOLD_INTERVAL`` each processor runs a short transaction
+  (``IJobDispatch.foldAll``) in which the holder of the lease, or a
+  worker that finds it free or expired (``FOLD_LEASE`` after the holder
+  last folded), indexes every worker's deferred claims and plain ends;
+  for the others it writes nothing.  The holder marks the ends it folded
+  for another worker in that worker's ``folded`` set, and the worker
+  drops them from its own record (only the owner changes ``jobs``).
 - **Prompt jobs** are the jobs whose end must take effect at once for
-  the semantics of dependencies, groups, chains, serialization, limits
-  and unique keys (``prompt``): their own worker folds them in its next
-  claim, lease or not, so a chain does not wait for the holder.
-
-So the counts lag behind the jobs by at most about ``FOLD_INTERVAL``
-while the holder runs quick jobs, and ``FOLD_LEASE`` when it is busy;
-the processors wake in time for it (``next_fold``).
-
+  the semantics of dependencies, groups, chains, serialization, limits,
+  tags and unique keys (``prompt``): they are claimed with their index
+  entries and folded by their own worker in its next claim.
 - **A lone worker** indexes its claims at once and lets the ends of its
   plain jobs wait up to ``FOLD_INTERVAL`` (or until ``FOLD_BATCH`` wait)
   to fold them together in one of its claims: one job per transaction
@@ -36,7 +33,10 @@ the processors wake in time for it (``next_fold``).
   and the index writes of many ends are shared.  ``process()`` and
   ``processNext()`` still fold at their end.
 
-Nothing here commits or reads the clock.
+So the counts lag behind the jobs by about ``FOLD_INTERVAL`` with
+several workers (up to ``FOLD_LEASE`` when the holder runs a long job or
+died); the processors wake in time for it (``next_fold``).  Nothing here
+commits or reads the clock.
 """
 import persistent
 
@@ -113,6 +113,11 @@ def _ids(marks):
 def claims_of(record):
     """The ids ``record``'s worker claimed without indexing them."""
     return _ids(_marks(record, 'claims'))
+
+
+def listed_ids(record):
+    """The ids of ``record``'s claims and jobs (to load them in one go)."""
+    return claims_of(record) + list(record.jobs.keys())
 
 
 def defer(record, job):
@@ -255,7 +260,8 @@ def next_fold(maps, owner, now):
         return None if earliest is None else earliest + 2 * FOLD_INTERVAL
     current = peek_lease(maps.service)
     if current is not None and current.held_by(owner, now):
-        if any(waiting_work(maps, record) for record in others):
+        if any(waiting_work(maps, record) for record in others + [mine]
+               if record is not None):
             return current.last + FOLD_INTERVAL
         return None
     if mine is not None and waiting_work(maps, mine):

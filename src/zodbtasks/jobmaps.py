@@ -280,17 +280,17 @@ class JobMaps:
     # -- claims, runs, folds ---------------------------------------------
 
     def rank(self, owner, now):
-        """``owner``'s rank among the live workers that hold jobs, or None
-        when it is the only one (it then claims in the exact order)."""
+        """(``owner``'s rank among the live workers, how many there are),
+        or None when no other live worker holds jobs (it then claims in
+        the exact order)."""
         lease = self.service.leaseTimeout
-        alive = [key for key, record in self.workers.items()
-                 if key == owner or (record.alive(now, lease)
-                                     and folding.busy(record))]
-        if owner not in alive:
-            alive.append(owner)
-        if len(alive) < 2:
-            return None
-        return sorted(alive).index(owner)
+        alive, others = [owner], False
+        for key, record in self.workers.items():
+            if key != owner and record.alive(now, lease):
+                alive.append(key)
+                others = others or folding.busy(record)
+        return (sorted(alive).index(owner), len(alive)) if others \
+            else None
 
     def record(self, owner, now):
         record = self.workers.get(owner)
@@ -319,12 +319,14 @@ class JobMaps:
         self.progress.pop(job.id, None)
         self.holds.started(job, now)
 
-    def pull(self, now, prefer=None):
+    def pull(self, now, prefer=None, low=None):
         """Pull a front of the queue (see ``zodbtasks.shards``; ``prefer``:
-        the claiming worker's rank, None for the global front): the job to
+        the claiming worker's rank, None for the global front; ``low``:
+        the global front's key read at the claim's start): the job to
         claim, or None (the entry was stale, the job was scheduled
         instead, or its deadline passed)."""
-        job = self.jobs.get(self.queue.take(prefer))
+        job = self.jobs.get(self.queue.take(prefer) if low is None
+                            else self.queue.take(prefer, low=low))
         if job is None:
             return None
         job.queueKey, position = None, job.queueKey

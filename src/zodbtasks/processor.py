@@ -18,6 +18,7 @@ import zope.interface
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
+from zodbtasks import folding
 from zodbtasks import interfaces
 from zodbtasks import retention
 from zodbtasks import runner
@@ -94,6 +95,7 @@ class Processor(threading.Thread):
         self._wake_event = threading.Event()
         self._last_sweep = 0.0
         self._next_expiry = 0.0
+        self._next_fold = 0.0
         self.service = None
         self.tm = None
         self.heartbeat = Heartbeat(self)
@@ -125,9 +127,11 @@ class Processor(threading.Thread):
             self._release_leftovers()
         self._sweep_now_and_then(now)
         self._expire_now_and_then(now)
+        self._fold_now_and_then(now)
         return runner.drain(self.service, stop=self._stop_event,
                             tm=self.tm, owner=self.owner, batch=self.batch,
-                            fold_at_end=False)
+                            fold_at_end=False, between=lambda:
+                            self._fold_now_and_then(clock.now()))
 
     def run(self):
         """See IProcessor."""
@@ -254,6 +258,16 @@ class Processor(threading.Thread):
         if lost:
             logger.warning('processor %s: %d jobs of lost workers handled',
                            self.name, lost)
+
+    def _fold_now_and_then(self, now):
+        """Every FOLD_INTERVAL, a transaction in which this worker folds
+        for all if it holds the fold lease or may take it
+        (``zodbtasks.folding``); it writes nothing otherwise."""
+        if now < self._next_fold:
+            return
+        self._next_fold = now + folding.FOLD_INTERVAL
+        in_transaction(self.tm, lambda: Dispatch(self.service).foldAll(
+            self.owner, now))
 
     def _expire_now_and_then(self, now):
         """One bounded retention transaction (``zodbtasks.retention``) per

@@ -73,6 +73,13 @@ class IJobDispatch(zope.interface.Interface):
         take effect at once are indexed (the holder indexes the others,
         see ``zodbtasks.folding``)."""
 
+    def foldAll(owner, now):
+        """As the holder of the fold lease (taken when free or expired):
+        index the deferred claims and the plain ends of every worker, at
+        most every FOLD_INTERVAL (``zodbtasks.folding``); return how many
+        jobs it indexed.  Writes nothing when worker ``owner`` is alone,
+        another worker holds the lease, or nothing waits."""
+
     def nextFoldTime(owner, now):
         """When worker ``owner`` should claim (or fold) again so that the
         indexes do not lag behind the jobs (epoch seconds), or None."""

@@ -17,6 +17,7 @@ The keys are an order, not times: nothing decodes them.  The job-state
 layer places each job (``insert`` at ``zodbtasks.keys.ready_key``); keys
 written by 0.1 (the enqueue time) sort among them in band 0.
 """
+import itertools
 import random
 
 import persistent
@@ -90,6 +91,10 @@ class BTreeQueue(persistent.Persistent):
         ``zodbtasks.shards.ShardedQueue.take``)."""
         return self.pull()
 
+    def peek(self, prefer=None, count=1):
+        """The first ``count`` items, without taking them."""
+        return [item for _, item in itertools.islice(self.items(), count)]
+
     def last_key(self, upto):
         """The greatest order key up to ``upto``, or None."""
         try:
@@ -99,8 +104,12 @@ class BTreeQueue(persistent.Persistent):
         return None if key == SENTINEL else key
 
     def head_key(self):
-        """The order key at the front, or None when empty."""
-        return self._data.minKey(SENTINEL + 1) if self else None
+        """The order key at the front, or None when empty (without
+        reading the length, which every pull changes)."""
+        try:
+            return self._data.minKey(SENTINEL + 1)
+        except ValueError:
+            return None
 
     def place(self, item, key):
         """Put ``item`` at order key ``key``, which must be free."""

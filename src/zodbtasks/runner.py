@@ -309,12 +309,13 @@ def fold(service, tm, owner, now=None):
 # -- until nothing is due ----------------------------------------------------------
 
 def drain(service, now=None, limit=None, stop=None, tm=None,
-          owner=None, batch=CLAIM_BATCH, fold_at_end=True):
+          owner=None, batch=CLAIM_BATCH, fold_at_end=True, between=None):
     """Claim and run due jobs until none is due, ``limit`` ran, or ``stop``
     (an Event) is set; return how many ran.  Jobs claimed but not run
     because of ``stop`` are released; what ran is indexed at the end
     (with ``fold_at_end``; a processor thread leaves that to its next
-    claims, see ``zodbtasks.folding``)."""
+    claims, see ``zodbtasks.folding``).  ``between()`` is called after
+    each batch (the processor folds for all there, now and then)."""
     if tm is None:
         check_no_pending_changes(service)
         tm = transaction_manager_of(service)
@@ -334,6 +335,8 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
             break  # stopped
         quick = time.perf_counter() - began <= QUICK_JOB * ran
         size = batch if quick else 1
+        if between is not None:
+            between()
     if done and fold_at_end:
         fold(service, tm, owner, now)
     return done

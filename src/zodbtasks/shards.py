@@ -15,9 +15,11 @@ keys stay unique across shards), after every key of its millisecond in
 any shard (so that jobs queued one after the other keep their order).
 
 Claiming (``take``): a worker that is alone takes the global front, so
-a lone worker keeps the exact order.  With several live workers, each
-prefers the shard of its rank among them and takes its front as long as
-that is at most ``TOLERANCE`` behind the global front (one second of
+a lone worker keeps the exact order.  With n live workers, the worker of
+rank r among them prefers the shards s with ``s % n == r % n`` (so that
+every shard has a worker while there are at most SHARDS) and takes the
+earliest of their fronts as long as that is at most ``TOLERANCE``
+behind the global front (one second of
 ready time: with the default aging, priorities shift the ready time, so
 this is "within one second of waiting"; with strict priorities a band
 lies far beyond it, so a worker never takes a lower band while a higher
@@ -30,6 +32,7 @@ processor's first claim makes it the first shard (``shard``); keys in it
 that do not name their shard are found there (``_find``).
 """
 import heapq
+import itertools
 import random
 
 import persistent
@@ -97,21 +100,51 @@ class ShardedQueue(persistent.Persistent):
 
     # -- taking --------------------------------------------------------------
 
-    def take(self, prefer=None, tolerance=TOLERANCE, rng=random):
+    def front_key(self):
+        """The least order key of all shards, or None when empty."""
+        heads = [head for head in (shard.head_key() for shard in self.shards)
+                 if head is not None]
+        return min(heads) if heads else None
+
+    def take(self, prefer=None, tolerance=TOLERANCE, rng=random, low=None):
         """Pull a front: the global one when ``prefer`` is None, else (see
-        the module docstring) shard ``prefer % SHARDS``'s or a random
-        near one.  IndexError when the queue is empty."""
-        heads = [(shard.head_key(), number)
-                 for number, shard in enumerate(self.shards) if shard]
+        the module docstring) that of one of the worker's shards or a
+        random near one; ``prefer`` is (the worker's rank, how many live
+        workers there are), and worker r of n has the shards s with
+        ``s % n == r % n``.  ``low``: the global front's key as the caller
+        read it before (a claim reads it once: the other shards change
+        under the other workers, and reading them costs loads).
+        IndexError when the queue is empty."""
+        if prefer is not None and low is not None:
+            rank, count = prefer
+            own = sorted((head, number) for head, number in (
+                (shard.head_key(), number)
+                for number, shard in enumerate(self.shards)
+                if number % count == rank % count)
+                if head is not None and head <= low + tolerance)
+            if own:
+                return self.shards[own[0][1]].pull()
+        heads = sorted((shard.head_key(), number)
+                       for number, shard in enumerate(self.shards) if shard)
         if not heads:
             raise IndexError('pull from an empty queue')
-        low = min(heads)[0]
         if prefer is None:
-            return self.shards[min(heads)[1]].pull()
-        own = prefer % len(self.shards)
-        near = [number for head, number in heads if head <= low + tolerance]
-        pick = own if own in near else rng.choice(near)
-        return self.shards[pick].pull()
+            return self.shards[heads[0][1]].pull()
+        rank, count = prefer
+        near = [number for head, number in heads
+                if head <= heads[0][0] + tolerance]
+        own = [number for number in near
+               if number % count == rank % count]
+        return self.shards[own[0] if own else rng.choice(near)].pull()
+
+    def peek(self, prefer=None, count=1):
+        """The items ``take(prefer)`` would take first (up to ``count``,
+        roughly: stealing is not foreseen), without taking them."""
+        shards = self.shards if prefer is None else [
+            shard for number, shard in enumerate(self.shards)
+            if number % prefer[1] == prefer[0] % prefer[1]]
+        items = heapq.merge(*[shard.items() for shard in shards])
+        return [item for _, item in itertools.islice(items, count)]
 
     def pull(self, index=0):
         """See IQueue (the global front only)."""
