@@ -69,7 +69,9 @@ def test_finished_job_is_indexed_at_the_next_claim(service, tasks):
     assert service.countByStatus()[PROCESSING] == 1
     _claim(service)                 # plain ends wait to be folded together
     assert service.countByStatus()[PROCESSING] == 1
-    _claim(service, now=100.0 + folding.FOLD_INTERVAL)
+    _claim(service, now=100.0 + folding.FOLD_INTERVAL)  # claims nothing:
+    assert service.countByStatus()[PROCESSING] == 1    # its wake-up folds
+    _claim(service, now=100.0 + 2 * folding.FOLD_INTERVAL)
     assert service.countByStatus()[PROCESSING] == 0
     assert service.countByStatus()[COMPLETED] == 1
     assert service.queryJobs(status=COMPLETED)[0] == 1

@@ -127,8 +127,10 @@ def test_a_lone_worker_folds_its_plain_ends_together(service, noted):
     assert service.countByStatus()[COMPLETED] == 0  # waiting together
     assert dispatch.nextFoldTime('w1', 100.1) == pytest.approx(
         100.0 + 2 * INTERVAL)
-    assert dispatch.foldAll('w1', 100.5) == 0       # alone: not its way
-    dispatch.claimJobs(100.0 + INTERVAL, 1, 'w1')
+    assert dispatch.foldAll('w1', 100.1) == 0       # alone: not its way
+    dispatch.claimJobs(100.0 + INTERVAL, 1, 'w1')   # claims nothing
+    assert service.countByStatus()[COMPLETED] == 0
+    dispatch.claimJobs(100.0 + 2 * INTERVAL, 1, 'w1')
     assert service.countByStatus()[COMPLETED] == 3
     assert service.checkIndex() == []
 
@@ -142,3 +144,17 @@ def test_idle_workers_write_nothing(service, noted, conn):
         dispatch.claimJobs(100.3, 5, owner)
         dispatch.foldAll(owner, 100.0 + 2 * INTERVAL)
         assert not conn._registered_objects, owner
+
+
+def test_a_lone_workers_next_claim_folds_what_is_due(service, noted):
+    """One job per transaction, taken at once: the claim of the next job
+    folds the ends that are due, so no fold needs a commit of its own."""
+    dispatch = Dispatch(service)
+    first = service.add('note', 1, now=100.0)
+    assert dispatch.claimJobs(100.0, 1, 'w1') == [first]
+    dispatch.finishJob(first, 100.0)
+    second = service.add('note', 2, now=100.0 + INTERVAL)
+    assert dispatch.claimJobs(100.0 + INTERVAL, 1, 'w1') == [second]
+    counts = service.countByStatus()
+    assert (counts[COMPLETED], counts[PROCESSING]) == (1, 1)
+    assert service.checkIndex() == []

@@ -62,6 +62,8 @@ class Dispatch:
         maps.work(now)
         claimed = []
         if maps.holds.paused():
+            if rank is None:
+                self._fold_plain(owner, now, claimed)
             return claimed
         for key in maps.due(now, limit):
             job = maps.take_due(key, now)
@@ -88,6 +90,8 @@ class Dispatch:
                 if size is not None and size > limit:
                     limit = size if most is None else max(limit,
                                                           min(size, most))
+        if rank is None:
+            self._fold_plain(owner, now, claimed)
         return claimed
 
     def finishJob(self, jobid, now, output=None, error=None,
@@ -112,15 +116,17 @@ class Dispatch:
             jar.prefetch(ghosts)
 
     def _fold_own(self, record, now, rank):
-        """Fold what ``record``'s worker folds itself (see
-        ``zodbtasks.folding``): alone, its plain ends when they are due
-        and its prompt ones; with others, its prompt ends only."""
-        maps = self.maps
-        if rank is None:
-            maps.fold(record, prompt_only=not folding.own_due(
-                maps, record, now))
-        else:
-            maps.fold(record, prompt_only=True)
+        """Fold the prompt ends of ``record``'s worker before it claims
+        (see ``zodbtasks.folding``; a lone worker folds its plain ones
+        after it claimed, ``_fold_plain``)."""
+        self.maps.fold(record, prompt_only=True)
+
+    def _fold_plain(self, owner, now, claimed):
+        """A lone worker folds its plain ends when they are due."""
+        record = self.maps.workers.get(owner)
+        if record is not None and folding.own_due(self.maps, record, now,
+                                                  idle=not claimed):
+            self.maps.fold(record)
 
     def foldJobs(self, owner, now=None):
         """See IJobDispatch.  A worker that is not alone folds its prompt

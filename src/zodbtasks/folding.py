@@ -236,13 +236,17 @@ def _ends(maps, record):
     return count, earliest
 
 
-def own_due(maps, record, now):
+def own_due(maps, record, now, idle=False):
     """Whether a lone worker folds its plain ends now (else they wait,
     to be folded together: see ``zodbtasks.folding``): FOLD_BATCH wait,
-    or the earliest ended FOLD_INTERVAL ago."""
+    or the earliest ended FOLD_INTERVAL ago (twice that in a claim that
+    claimed nothing: its processor comes back for them then, and a claim
+    of the next job in between folds them without a commit of its
+    own)."""
     count, earliest = _ends(maps, record)
+    wait = FOLD_INTERVAL * (2 if idle else 1)
     return count >= FOLD_BATCH or (
-        earliest is not None and now - earliest >= FOLD_INTERVAL)
+        earliest is not None and now - earliest >= wait)
 
 
 def next_fold(maps, owner, now):

@@ -5,7 +5,7 @@ ITaskService); how jobs change is the job-state layer's business
 Storage layout (all writes per job touch a few small buckets, never the
 service object itself, so concurrent writers rarely conflict):
 
-- ``jobs``: LOBTree id -> job.  Ids grow with creation time (see
+- ``jobs``: JobTree (an LOBTree with small leaves) id -> job.  Ids grow with creation time (see
   ``zodbtasks.keys``), so newest-first is chronological.
 - ``_queue``: ShardedQueue of the ids of queued jobs, and of cron jobs that
   no processor has scheduled yet, in an order that is not a time.
@@ -54,6 +54,7 @@ from zodbtasks.job import CronJob
 from zodbtasks.jobmaps import JobMaps
 from zodbtasks.folding import FoldLease
 from zodbtasks.shards import ShardedQueue
+from zodbtasks.trees import JobTree
 from zodbtasks.settings import ServiceSettings
 from zodbtasks.transactions import in_transaction
 from zodbtasks.workflows import Workflows
@@ -72,7 +73,7 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
 
     def __init__(self):
         super().__init__()
-        self.jobs = LOBTree()
+        self.jobs = JobTree()
         self._queue = ShardedQueue()
         self._fold_lease = FoldLease()
         self._schedule = OOBTree()
