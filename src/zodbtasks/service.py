@@ -31,6 +31,7 @@ from zodbtasks import activation
 from zodbtasks import adding
 from zodbtasks import cancels
 from zodbtasks import clock
+from zodbtasks import folding
 from zodbtasks import groups
 from zodbtasks import identity
 from zodbtasks import interfaces
@@ -301,8 +302,17 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         return self._progress.get(jobid)
 
     def countByStatus(self):
-        """See ITaskService."""
-        return self._index.count_by_status()
+        """See ITaskService.  Claims that wait for a fold to be indexed
+        (``zodbtasks.folding``) count as processing already: the workers'
+        records list them."""
+        counts = self._index.count_by_status()
+        workers = getattr(self, '_workers', None)
+        deferred = sum(len(folding.claims_of(record))
+                       for record in workers.values()) if workers else 0
+        if deferred:
+            counts[QUEUED] -= deferred
+            counts[PROCESSING] += deferred
+        return counts
 
     def countByTask(self):
         """See ITaskService."""
