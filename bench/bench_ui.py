@@ -14,8 +14,8 @@ from seven days ago to now):
   while they wait, priorities 0 (90%), 5 (7%) and -5 (3%); tags: a
   quarter carry ``customer-<0..49>``, 2% ``urgent``, a tenth
   ``batch-<n>`` (one tag per 2,000 jobs);
-- the last 7% of the week is the backlog that has not run: ``queued``,
-  ``blocked`` (``after=`` a queued job), ``delayed`` (``at=`` in the
+- the jobs added in the last half hour (7%, a burst) have not run:
+  ``queued``, ``blocked`` (``after=`` a queued job), ``delayed`` (``at=`` in the
   next days), ``startlater``, 50 ``processing`` (claimed by a worker
   that never ran them) and 20 cron jobs.
 
@@ -77,8 +77,9 @@ WEEK = 7 * 86400
 ADD_BATCH = 10000
 #: Jobs added per transaction, then run (in groups of as many).
 RUN_BATCH = 1000
-#: Share of the week (the end of it) whose jobs have not run.
+#: Share of the jobs that have not run: added in the last BURST seconds.
 BACKLOG_SHARE = 0.07
+BURST = 1800
 PROCESSING = 50
 CRON_JOBS = 20
 
@@ -136,8 +137,8 @@ def fill(db, count, log=print):
     began = time.perf_counter()
     end = time.time() - 60
     start = end - WEEK
-    step = WEEK / count
     backlog_from = int(count * (1 - BACKLOG_SHARE))
+    step = (WEEK - BURST) / backlog_from
     with own_connection(db) as (conn, tm):
         service = the_service(conn)
         service.cancelAll()
@@ -157,15 +158,16 @@ def fill(db, count, log=print):
             if last % 100000 < RUN_BATCH:
                 log('  %d jobs added and run, %.0f s' % (
                     last, time.perf_counter() - began), flush=True)
-        add_backlog(service, tm, backlog_from, count, start, step, end)
+        add_backlog(service, tm, backlog_from, count, end)
     return time.perf_counter() - began
 
 
-def add_backlog(service, tm, first, count, start, step, end):
-    """The jobs of the end of the week, which have not run."""
+def add_backlog(service, tm, first, count, end):
+    """The jobs of the last BURST seconds, which have not run."""
     queued = None
+    step = BURST / max(count - first, 1)
     for n in range(first, count):
-        now = start + n * step
+        now = end - BURST + (n - first) * step
         kind = n % 20
         options = options_of(n)
         if kind < 12 or queued is None:
