@@ -15,9 +15,9 @@ from seven days ago to now):
   quarter carry ``customer-<0..49>``, 2% ``urgent``, a tenth
   ``batch-<n>`` (one tag per 2,000 jobs);
 - the jobs added in the last half hour (7%, a burst) have not run:
-  ``queued``, ``blocked`` (``after=`` a queued job), ``delayed`` (``at=`` in the
-  next days), ``startlater``, 50 ``processing`` (claimed by a worker
-  that never ran them) and 20 cron jobs.
+  ``queued``, ``blocked`` (``after=`` a queued job), ``delayed``
+  (``at=`` in the next days), ``startlater``, 50 ``processing``
+  (claimed by a worker that never ran them) and 20 cron jobs.
 
 Then it renders each view through WebTest with cold caches
 (``db.cacheMinimize()`` before each request) and reports the median
