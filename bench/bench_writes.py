@@ -80,8 +80,16 @@ def labels(service):
     index = service._index
     for status, ids in index.by_status.sets.items():
         walk(ids, 'index: status %s' % status)
+    for name in ('task_tally', 'priority_tally'):  # zodbtasks.tallies
+        tally = getattr(index, name, None)
+        if tally is not None:
+            walk(tally.table, 'index: %s' % name.replace('_', ' '))
+            names.setdefault(tally._p_oid, 'index: %s' % name)
+    for name in ('by_task', 'by_priority'):
+        if getattr(index, name, None) is not None:
+            walk(getattr(index, name), 'index: %s' % name)
     walk(index.by_status, 'index: status sets')
-    for name in ('by_task', 'by_tag', 'started', 'completed'):
+    for name in ('by_tag', 'started', 'completed'):
         if getattr(index, name, None) is not None:
             walk(getattr(index, name), 'index: %s' % name)
     names[index._p_oid] = 'index'
