@@ -24,9 +24,16 @@ Then it renders each view through WebTest with cold caches
 server time of ``--repeat`` renders and the objects read from the
 storage: the first and the last page, sorted by each column in both
 orders, filtered by each status, by task and status, by tag, and the
-Overview.  Target: each at most 100 ms.  Prints a Markdown table and one
-PASS/FAIL line per view, writes every figure to
-``bench/results/ui-<timestamp>.json`` and exits 0.
+Overview.  Target: each at most 100 ms.  A few more views are measured
+without a target, to show what stays slow: a middle page, the last page
+sorted by a time or by task, a tag and a status together.  Prints a
+Markdown table and one PASS/FAIL line per view with a target, writes
+every figure to ``bench/results/ui-<timestamp>.json`` and exits 0.
+
+Logging in is not measured: the manager's password is hashed with SSHA
+instead of bcrypt (a bcrypt check, which Basic authentication makes on
+every request, takes about 250 ms here: ``bcrypt_login_ms`` in the
+JSON).
 
     make bench-ui                      # = .venv/bin/python bench/bench_ui.py
     .venv/bin/python bench/bench_ui.py --jobs 100000 --check
@@ -210,11 +217,14 @@ def loads(db):
 
 
 def views(service):
-    """(label, path, parameters) of every view measured."""
+    """(label, path, parameters, whether the 100 ms target applies) of
+    every view measured; the views without a target show what is left
+    slow (see bench/README.md)."""
     counts = service.countByStatus()
     total = sum(counts.values())
+    last = str(max(total - 50, 0))
     found = [('first page', JOBS, {}),
-             ('last page', JOBS, {'start': str(max(total - 50, 0))})]
+             ('last page', JOBS, {'start': last})]
     for key in ('id', 'task', 'status', 'started', 'completed'):
         for order in ('desc', 'asc'):
             if (key, order) != ('id', 'desc'):
@@ -232,6 +242,21 @@ def views(service):
     for tag in ('urgent', 'customer-7', 'batch-3'):
         found.append(('tag = %s' % tag, JOBS, {'tag': tag}))
     found.append(('Overview', OVERVIEW, {}))
+    found = [view + (True,) for view in found]
+    mail = service._index.count_by_status_and_task('completed', 'mail') \
+        if hasattr(service._index, 'tally_of_tasks') else 0
+    found.extend(view + (False,) for view in (
+        ('last page, sorted by task', JOBS, {'sort': 'task',
+                                             'start': last}),
+        ('last page, task = mail, status = completed', JOBS, {
+            'task': 'mail', 'status': 'completed',
+            'start': str(max(mail - 50, 0))}),
+        ('middle page', JOBS, {'start': str(total // 2)}),
+        ('last page, sorted by finish time', JOBS, {'sort': 'completed',
+                                                    'start': last}),
+        ('tag = urgent, status = error', JOBS, {'tag': 'urgent',
+                                                'status': 'error'}),
+    ))
     return found
 
 
@@ -266,22 +291,21 @@ def first_requests(browser):
 
 def measure(browser, db, service, repeat, log=print):
     rows = []
-    for label, path, params in views(service):
+    for label, path, params, target in views(service):
         times, loaded = render(browser, db, path, params, repeat)
         rows.append({'view': label, 'path': path, 'params': params,
-                     'ms': statistics.median(times), 'runs_ms': times,
+                     'target': target, 'ms': statistics.median(times),
+                     'runs_ms': times,
                      'objects_loaded': statistics.median(loaded)})
-        log('| %s | %.0f | %d |' % (label, rows[-1]['ms'],
-                                     rows[-1]['objects_loaded']))
+        log('| %s%s | %.0f | %d |' % (label, '' if target else ' (no target)',
+                                       rows[-1]['ms'],
+                                       rows[-1]['objects_loaded']))
     return rows
 
 
 def make_app(folder, db_copy=None):
     """The instance's WSGI application, its databases and the manager's
-    password.  The manager's password is hashed with SSHA instead of
-    bcrypt: checking a bcrypt hash, which Basic authentication does on
-    every request, takes about 250 ms here and is not what is measured
-    (see ``login_ms``)."""
+    password (hashed with SSHA: see the module docstring)."""
     config, password = quiet_instance(folder)
     instance.write_principals(folder, password, manager='SSHA')
     if db_copy is not None:
@@ -375,7 +399,7 @@ def main(argv=None):
     figures = {'meta': meta, 'views': rows, 'targets': [
         {'name': '%s (ms)' % row['view'], 'value': row['ms'],
          'limit': '<= %.0f' % LIMIT_MS, 'passed': row['ms'] <= LIMIT_MS}
-        for row in rows]}
+        for row in rows if row['target']]}
     print()
     print_meta(meta)
     finish_report(figures, os.path.join(

@@ -20,6 +20,7 @@ fold.
 
     .venv/bin/python bench/bench_writes.py
     .venv/bin/python bench/bench_writes.py --jobs 2000 --backlog 10000
+    .venv/bin/python bench/bench_writes.py --priority 5
 """
 import argparse
 import collections
@@ -120,10 +121,10 @@ def records(path, after):
     return found
 
 
-def fill(service, count, task, finished):
+def fill(service, count, task, finished, priority=0):
     tm = service._p_jar.transaction_manager
     for number in range(1, count + 1):
-        service.add(task)
+        service.add(task, priority=priority)
         if number % 1000 == 0:
             tm.commit()
     tm.commit()
@@ -131,7 +132,7 @@ def fill(service, count, task, finished):
         service.process()
 
 
-def measure(mode, jobs, backlog):
+def measure(mode, jobs, backlog, priority=0):
     folder = tempfile.mkdtemp(prefix='zodbtasks-writes-')
     path = os.path.join(folder, 'Data.fs')
     db = ZODB.DB(ZODB.FileStorage.FileStorage(path), cache_size=50000)
@@ -144,11 +145,11 @@ def measure(mode, jobs, backlog):
         task = 'grouped' if mode == 'grouped' else 'noop'
         fill(service, backlog, 'noop', finished=True)
         if mode != 'trickle':
-            fill(service, jobs, task, finished=False)
+            fill(service, jobs, task, finished=False, priority=priority)
         start = os.path.getsize(path)
         if mode == 'trickle':
             for _ in range(jobs):
-                service.add('noop')
+                service.add('noop', priority=priority)
                 tm.commit()
                 assert service.processNext()
         else:
@@ -201,17 +202,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--jobs', type=int, default=1000)
     parser.add_argument('--backlog', type=int, default=10000)
+    parser.add_argument('--priority', type=int, default=0,
+                        help='the priority of the measured jobs')
     args = parser.parse_args(argv)
     zope.component.testing.setUp()
     testing.register_task('noop', SimpleTask(lambda n: None))
     testing.register_task('grouped', SimpleTask(lambda n: None,
                                                 groupSize=100))
     state = git_state()
-    print('commit %s%s; %d jobs per mode over %d finished jobs\n' % (
-        state['commit'], ' + changes in src/' if state['src_changed']
-        else '', args.jobs, args.backlog))
+    print('commit %s%s; %d jobs of priority %d per mode over %d finished '
+          'jobs\n' % (state['commit'], ' + changes in src/'
+                      if state['src_changed'] else '', args.jobs,
+                      args.priority, args.backlog))
     for mode in ('trickle', 'batch', 'grouped'):
-        rows = measure(mode, args.jobs, args.backlog)
+        rows = measure(mode, args.jobs, args.backlog, args.priority)
         print(table(mode, rows, args.jobs))
         if mode == 'trickle':
             print()
