@@ -114,9 +114,10 @@ class Selection:
     def walk(self, reverse, also=None):
         """The ids in id order (descending when ``reverse``), of those
         that are also in ``family``'s set of ``value`` when ``also`` is
-        (family, value)."""
+        (family, value) (a family of the filter: the caller asks for its
+        value only)."""
         sets = list(self.sets)
-        if also is not None:
+        if also is not None and also[0] not in self.filters:
             sets.append(self._set(*also))
         if not sets:
             return descending(self.jobs) if reverse \
