@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-zeo bench-relstorage bench-grouping venv \
-	system-deps clean
+.PHONY: run test bench bench-zeo bench-relstorage bench-grouping bench-ui \
+	venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench-relstorage: venv
 bench-grouping: venv
 	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	$(BIN)/python bench/bench_grouping.py
+
+# Every Jobs-tab view and the Overview with a million jobs (issue 10);
+# `make bench-ui BENCH_UI_ARGS='--jobs 100000 --check'` passes options.
+bench-ui: venv
+	$(BIN)/python bench/bench_ui.py $(BENCH_UI_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

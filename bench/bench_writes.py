@@ -22,6 +22,7 @@ too), a claim (writes a worker record) and a run (the rest).
 
     .venv/bin/python bench/bench_writes.py
     .venv/bin/python bench/bench_writes.py --jobs 2000 --backlog 10000
+    .venv/bin/python bench/bench_writes.py --priority 5
 """
 import argparse
 import collections
@@ -87,8 +88,16 @@ def labels(service):
     index = service._index
     for status, ids in index.by_status.sets.items():
         walk(ids, 'index: status %s' % status)
+    for name in ('task_tally', 'priority_tally'):  # zodbtasks.tallies
+        tally = getattr(index, name, None)
+        if tally is not None:
+            walk(tally.table, 'index: %s' % name.replace('_', ' '))
+            names.setdefault(tally._p_oid, 'index: %s' % name)
+    for name in ('by_task', 'by_priority'):
+        if getattr(index, name, None) is not None:
+            walk(getattr(index, name), 'index: %s' % name)
     walk(index.by_status, 'index: status sets')
-    for name in ('by_task', 'by_tag', 'started', 'completed'):
+    for name in ('by_tag', 'started', 'completed'):
         if getattr(index, name, None) is not None:
             walk(getattr(index, name), 'index: %s' % name)
     names[index._p_oid] = 'index'
@@ -119,10 +128,10 @@ def records(path, after):
     return found
 
 
-def fill(service, count, task, finished):
+def fill(service, count, task, finished, priority=0):
     tm = service._p_jar.transaction_manager
     for number in range(1, count + 1):
-        service.add(task)
+        service.add(task, priority=priority)
         if number % 1000 == 0:
             tm.commit()
     tm.commit()
@@ -130,7 +139,7 @@ def fill(service, count, task, finished):
         service.process()
 
 
-def measure(mode, jobs, backlog):
+def measure(mode, jobs, backlog, priority=0):
     folder = tempfile.mkdtemp(prefix='zodbtasks-writes-')
     path = os.path.join(folder, 'Data.fs')
     db = ZODB.DB(ZODB.FileStorage.FileStorage(path), cache_size=50000)
@@ -143,13 +152,13 @@ def measure(mode, jobs, backlog):
         task = 'grouped' if mode == 'grouped' else 'noop'
         fill(service, backlog, 'noop', finished=True)
         if mode not in ('trickle', 'processNext'):
-            fill(service, jobs, task, finished=False)
+            fill(service, jobs, task, finished=False, priority=priority)
         start = os.path.getsize(path)
         if mode == 'trickle':
-            trickle(service, tm, jobs, backlog)
+            trickle(service, tm, jobs, backlog, priority)
         elif mode == 'processNext':
             for _ in range(jobs):
-                service.add('noop')
+                service.add('noop', priority=priority)
                 tm.commit()
                 assert service.processNext()
         else:
@@ -177,14 +186,14 @@ def wait(tm, predicate, what):
         time.sleep(0.0005)
 
 
-def trickle(service, tm, jobs, backlog):
+def trickle(service, tm, jobs, backlog, priority=0):
     """One add() per transaction; a processor thread takes each job; the
     next is added once the job completed; then the counts catch up and
     the processor stops (its retirement folds what is left)."""
     processor.start(service)
     try:
         for _ in range(jobs):
-            jobid = service.add('noop')
+            jobid = service.add('noop', priority=priority)
             tm.commit()
             wait(tm, lambda: service.jobs[jobid].status == COMPLETED,
                  'job %s did not complete' % jobid)
@@ -248,17 +257,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--jobs', type=int, default=1000)
     parser.add_argument('--backlog', type=int, default=10000)
+    parser.add_argument('--priority', type=int, default=0,
+                        help='the priority of the measured jobs')
     args = parser.parse_args(argv)
     zope.component.testing.setUp()
     testing.register_task('noop', SimpleTask(lambda n: None))
     testing.register_task('grouped', SimpleTask(lambda n: None,
                                                 groupSize=100))
     state = git_state()
-    print('commit %s%s; %d jobs per mode over %d finished jobs\n' % (
-        state['commit'], ' + changes in src/' if state['src_changed']
-        else '', args.jobs, args.backlog))
+    print('commit %s%s; %d jobs of priority %d per mode over %d finished '
+          'jobs\n' % (state['commit'], ' + changes in src/'
+                      if state['src_changed'] else '', args.jobs,
+                      args.priority, args.backlog))
     for mode in ('trickle', 'processNext', 'batch', 'grouped'):
-        rows = measure(mode, args.jobs, args.backlog)
+        rows = measure(mode, args.jobs, args.backlog, args.priority)
         print(table(mode, rows, args.jobs))
         if mode in ('trickle', 'processNext'):
             print()

@@ -33,6 +33,7 @@ from zope.interface.verify import verifyObject
 from zodbtasks import activation
 from zodbtasks import cancels
 from zodbtasks import runner
+from zodbtasks import tallies
 from zodbtasks import testing
 from zodbtasks.interfaces import BLOCKED
 from zodbtasks.interfaces import CANCELLED
@@ -714,3 +715,67 @@ def test_two_workers_shard_the_old_queue_and_run_everything(prev,
     prev.reopen()
     assert isinstance(prev.service._queue, ShardedQueue)
     _consistent(prev)
+
+
+# -- tallies (zodbtasks.tallies), made on first use ---------------------------
+
+def _tallied(service):
+    """(task, status) -> count, and priority -> count of jobs neither
+    processing nor completed, from the jobs and the status sets."""
+    index = service._index
+    status_of = {jobid: status for status in STATUSES
+                 for jobid in index.ids_by_status(status)}
+    by_task = collections.Counter((job.task, status_of[job.id])
+                                  for job in service.jobs.values())
+    by_priority = collections.Counter(
+        job.priority for job in service.jobs.values()
+        if status_of[job.id] not in (PROCESSING, COMPLETED))
+    return by_task, dict(sorted(by_priority.items()))
+
+
+def _check_tallies(service):
+    by_task, by_priority = _tallied(service)
+    index = service._index
+    for task in FACTS['countByTask']:
+        for status in STATUSES:
+            assert index.count_by_status_and_task(status, task) \
+                == by_task[(task, status)], (task, status)
+    assert index.count_by_priority(service.jobs) == by_priority
+    assert tallies.problems(index.task_tally, 'task', False) == []
+    assert tallies.problems(index.priority_tally, 'priority', False) == []
+
+
+def test_the_tallies_are_made_on_first_use(prev):
+    index = prev.service._index
+    assert (index.task_tally, index.priority_tally, index.by_priority) \
+        == (None, None, None)
+    assert index.by_status.listeners == ()
+    _check_tallies(prev.service)
+    assert index.count_by_priority(prev.service.jobs) == {
+        int(priority): count
+        for priority, count in FACTS['countByPriority'].items()}
+    assert prev.service.checkIndex() == []
+    prev.tm.commit()
+    prev.reopen()
+    assert prev.service._index.task_tally is not None
+    _check_tallies(prev.service)
+
+
+def test_the_tallies_follow_the_jobs_once_made(prev, principal):
+    service = prev.service
+    _check_tallies(service)
+    prev.tm.commit()
+    with prev.tm:
+        service.resume('paused')
+        service.add('echo', 'tallied', priority=3, now=NOW)
+    service.process(now=NOW)
+    with prev.tm:
+        service.sweep(now=FAR)
+    service.process(now=FAR + 10)
+    _check_tallies(service)
+    _consistent(prev)
+    total, jobs = service.queryJobs(status=COMPLETED, task='echo', size=100)
+    assert total == _tallied(service)[0][('echo', COMPLETED)]
+    assert [job.id for job in jobs] == sorted(
+        (job.id for job in service.jobs.values()
+         if job.task == 'echo' and job.status == COMPLETED), reverse=True)

@@ -7,6 +7,10 @@ so that listing, counting, filtering and sorting never load every job.
   the oldest id and adding a new one then merge instead of conflicting.
 - ``started`` and ``completed``: TimeSets of (time, id) pairs, so that
   sorting by time and counting what finished per minute are range scans.
+- ``by_tag``, and ``by_priority`` (the jobs of priorities other than 0),
+  value -> IdSet as the first two; ``task_tally`` and ``priority_tally``:
+  how many jobs of each task and of each priority have each status
+  (``zodbtasks.tallies``).  Pages of the Jobs tab: ``zodbtasks.listing``.
 
 Design note: one writer per job changes a handful of buckets (its status
 sets, its time entries); none of these is the service object, and adds
@@ -18,11 +22,11 @@ and field indexes are not needed here.
 import itertools
 
 import persistent
-from BTrees.LLBTree import LLTreeSet
-from BTrees.LLBTree import intersection
 from BTrees.OOBTree import OOBTree
 
 from zodbtasks import interfaces
+from zodbtasks import listing
+from zodbtasks import tallies
 from zodbtasks.interfaces import SORT_KEYS
 from zodbtasks.keys import MAX_ID
 from zodbtasks.trees import SENTINEL
@@ -30,37 +34,16 @@ from zodbtasks.trees import Counts
 from zodbtasks.trees import IdSet
 from zodbtasks.trees import TimeSet
 from zodbtasks.trees import tune_sentinel
-
-
-
-def descending(tree, low=None):
-    """The keys of ``tree`` (a BTree or TreeSet of ints or of (time, id)
-    pairs) from the greatest down to ``low``.
-
-    Design note: ``reversed(tree.keys())`` loads every bucket of the tree
-    before it yields (measured: 1,410 loads for 20 keys of 48,000); each
-    ``maxKey(below)`` step walks one path from the root instead.
-    """
-    try:
-        key = tree.maxKey()
-    except ValueError:
-        return
-    while low is None or key >= low:
-        yield key
-        below = (key[0], key[1] - 1) if isinstance(key, tuple) else key - 1
-        try:
-            key = tree.maxKey(below)
-        except ValueError:
-            return
-
-
-def ascending(tree, low=None):
-    """The keys of ``tree`` from ``low`` (or the least) up."""
-    return iter(tree.keys() if low is None else tree.keys(min=low))
+from zodbtasks.listing import ascending
+from zodbtasks.listing import descending
 
 
 class _Groups(persistent.Persistent):
     """value -> IdSet of ids, with their counts in one Counts object."""
+
+    #: Tallies told of every id added to or removed from a set (see
+    #: ``zodbtasks.tallies``; groups made before tallies have none).
+    listeners = ()
 
     def __init__(self, values=()):
         self.sets = OOBTree()
@@ -77,17 +60,21 @@ class _Groups(persistent.Persistent):
     def add(self, value, jobid):
         ids = self._group(value)
         if ids.add(jobid):
-            self._changed(value, ids, 1)
+            self._changed(value, ids, jobid, 1)
 
     def remove(self, value, jobid):
         ids = self.sets.get(value)
         if ids is not None and jobid in ids:
             ids.remove(jobid)
-            self._changed(value, ids, -1)
+            self._changed(value, ids, jobid, -1)
 
-    def _changed(self, value, ids, delta):
+    def _changed(self, value, ids, jobid, delta):
         self.counts.change(value, delta)
         tune_sentinel(ids, self.counts.get(value))
+        if self.listeners:
+            tallies.remember(self, value, jobid, delta)
+            for tally in self.listeners:
+                tally.changed(self, value, jobid, delta)
 
     def ids(self, value, reverse=False):
         ids = self.sets.get(value)
@@ -106,21 +93,35 @@ class _Groups(persistent.Persistent):
 class JobIndex(persistent.Persistent):
     """See the module docstring."""
 
+    #: Tag -> ids of the jobs carrying it (made for the first tagged job:
+    #: indexes of 0.1 have none).
+    by_tag = None
+    #: Priority other than 0 -> ids, and the tallies of tasks and of
+    #: priorities by status (``zodbtasks.tallies``): indexes made before
+    #: them get them on first use (``tally_of_tasks``,
+    #: ``tally_of_priorities``).
+    by_priority = None
+    task_tally = None
+    priority_tally = None
+
     def __init__(self):
         self.by_status = _Groups(interfaces.STATUSES)
         self.by_task = _Groups()
         self.started = TimeSet()
         self.completed = TimeSet()
+        self.by_priority = _Groups()
+        self.task_tally = tallies.start(self.by_task, self.by_status,
+                                        fill=False)
+        self.priority_tally = tallies.start(self.by_priority,
+                                            self.by_status, fill=False)
 
     # -- keeping it in step ---------------------------------------------------
-
-    #: Tag -> ids of the jobs carrying it (made for the first tagged job:
-    #: indexes of 0.1 have none).
-    by_tag = None
 
     def add(self, job):
         self.by_status.add(job.status, job.id)
         self.by_task.add(job.task, job.id)
+        if job.priority and self.by_priority is not None:
+            self.by_priority.add(job.priority, job.id)
         if job.tags:
             if self.by_tag is None:
                 self.by_tag = _Groups()
@@ -130,6 +131,8 @@ class JobIndex(persistent.Persistent):
     def remove(self, job):
         self.by_status.remove(job.status, job.id)
         self.by_task.remove(job.task, job.id)
+        if job.priority and self.by_priority is not None:
+            self.by_priority.remove(job.priority, job.id)
         if job.tags and self.by_tag is not None:
             for tag in job.tags:
                 self.by_tag.remove(tag, job.id)
@@ -157,14 +160,62 @@ class JobIndex(persistent.Persistent):
         return {task: self.by_task.count(task)
                 for task in self.by_task.values()}
 
-    def tags(self):
-        """The tags of the jobs, sorted."""
-        return self.by_tag.values() if self.by_tag is not None else []
+    def tags(self, limit=None):
+        """The tags of the jobs, sorted (the first ``limit`` of them)."""
+        if self.by_tag is None:
+            return []
+        return list(itertools.islice(self.by_tag.sets.keys(), limit))
 
     def count_by_status_and_task(self, status, task):
-        """How many jobs of ``task`` have ``status`` (an intersection of
-        two sets: for operator views, not for claims)."""
-        return self._filter(status, task)[1]
+        """How many jobs of ``task`` have ``status`` (the task tally)."""
+        return self.tally_of_tasks().count(task, status)
+
+    def count_by_priority(self, jobs):
+        """priority -> how many jobs have it and are neither processing
+        nor completed (only priorities some have); ``jobs`` (the
+        service's) are read once, when the priority tally is made."""
+        tally = self.tally_of_priorities(jobs)
+        statuses = [status for status in interfaces.STATUSES
+                    if status not in (interfaces.PROCESSING,
+                                      interfaces.COMPLETED)]
+        rest = sum(self.by_status.count(status) for status in statuses)
+        counts = {}
+        for priority, row in tally.items():
+            count = sum(row.get(status) for status in statuses)
+            if count:
+                counts[priority] = count
+                rest -= count
+        if rest > 0:
+            counts[0] = rest
+        return dict(sorted(counts.items()))
+
+    # -- tallies, made on first use -----------------------------------------
+
+    def tally_of_tasks(self):
+        """The task tally (``zodbtasks.tallies``), made on first use."""
+        if self.task_tally is not None:
+            return self.task_tally
+        if self._read_only():
+            return tallies.start(self.by_task, self.by_status, stored=False)
+        self.task_tally = tallies.start(self.by_task, self.by_status)
+        return self.task_tally
+
+    def tally_of_priorities(self, jobs):
+        """The priority tally, made on first use (its sets from the jobs
+        that are not completed: see ``zodbtasks.tallies``)."""
+        if self.priority_tally is not None:
+            return self.priority_tally
+        groups = _Groups()
+        tallies.priorities_of_jobs(groups, self, jobs)
+        if self._read_only():
+            return tallies.start(groups, self.by_status, stored=False)
+        self.by_priority = groups
+        self.priority_tally = tallies.start(groups, self.by_status)
+        return self.priority_tally
+
+    def _read_only(self):
+        jar = self._p_jar
+        return jar is not None and jar.isReadOnly()
 
     def ids_by_status(self, status):
         return self.by_status.ids(status)
@@ -184,13 +235,16 @@ class JobIndex(persistent.Persistent):
               reverse=True, start=0, size=50, tag=None):
         """(total, ids of one page) of the jobs matching ``status``,
         ``task`` and ``tag`` (None: any), sorted on ``sort_on`` (one of
-        SORT_KEYS)."""
+        SORT_KEYS); see ``zodbtasks.listing``."""
         if sort_on not in SORT_KEYS:
             raise ValueError('cannot sort jobs on %r; sort on one of %s'
                              % (sort_on, ', '.join(SORT_KEYS)))
-        candidates, total = self._filter(status, task, tag)
-        ordered = self._ordered(jobs, candidates, sort_on, reverse)
-        return total, list(itertools.islice(ordered, start, start + size))
+        selection = listing.Selection(self, jobs, {
+            family: value for family, value in (
+                ('status', status), ('task', task), ('tag', tag))
+            if value is not None})
+        return selection.total, listing.page(selection, sort_on, reverse,
+                                             start, size)
 
     def finished_per_minute(self, now, minutes=60):
         """Jobs finished in each of the last ``minutes`` minutes before
@@ -202,58 +256,3 @@ class JobIndex(persistent.Persistent):
             slot = int((when - since) // 60)
             counts[min(slot, minutes - 1)] += 1
         return counts
-
-    def _filter(self, status, task, tag=None):
-        """(set of matching ids or None for all, how many match)."""
-        groups = [(group, value) for group, value in (
-            (self.by_status, status), (self.by_task, task),
-            (self.by_tag or _Groups(), tag)) if value is not None]
-        if not groups:
-            return None, sum(self.count_by_status().values())
-        empty = LLTreeSet()
-        if len(groups) == 1:
-            group, value = groups[0]
-            return group.sets.get(value, empty), group.count(value)
-        both = None
-        for group, value in groups:
-            ids = group.sets.get(value, empty)
-            both = ids if both is None else intersection(both, ids)
-        if SENTINEL in both:
-            both.remove(SENTINEL)
-        return both, len(both)
-
-    def _ordered(self, jobs, candidates, sort_on, reverse):
-        if sort_on == 'id':
-            return _ids(jobs, candidates, reverse)
-        if sort_on in ('status', 'task'):
-            groups = self.by_status if sort_on == 'status' else self.by_task
-            return self._by_groups(groups, candidates, reverse)
-        return self._by_time(jobs, getattr(self, sort_on), candidates,
-                             reverse)
-
-    @staticmethod
-    def _by_groups(groups, candidates, reverse):
-        for value in sorted(groups.values(), reverse=reverse):
-            for jobid in groups.ids(value, reverse):
-                if candidates is None or jobid in candidates:
-                    yield jobid
-
-    @staticmethod
-    def _by_time(jobs, tree, candidates, reverse):
-        """Jobs having the time first (in time order), then the others in
-        id order."""
-        timed = set()
-        for _, jobid in (descending(tree) if reverse else ascending(tree)):
-            if candidates is None or jobid in candidates:
-                timed.add(jobid)
-                yield jobid
-        for jobid in _ids(jobs, candidates, reverse):
-            if jobid not in timed:
-                yield jobid
-
-
-def _ids(jobs, candidates, reverse):
-    """Ids of all jobs, or of the candidates, in id order."""
-    tree, low = (jobs, None) if candidates is None \
-        else (candidates, SENTINEL + 1)
-    return descending(tree, low) if reverse else ascending(tree, low)

@@ -8,7 +8,8 @@ unfolded, see ``zodbtasks.jobmaps``) and in its task's set, its start
 and finish times in the time indexes, a queue entry for ``queueKey`` and a
 schedule entry for ``scheduledFor``, and a worker record listing it while
 it runs.  Then every entry of every index must belong to a job that wants
-it, and the counts must equal the sets' sizes.  ``check`` reports, and
+it, the counts must equal the sets' sizes, and the tallies
+(``zodbtasks.tallies``) must add up to the counts.  ``check`` reports, and
 ``rebuild`` repairs, with one code path, so that what the check reports
 is exactly what the rebuild fixes.
 
@@ -18,6 +19,8 @@ is retried).
 """
 from zodbtasks import dependencies
 from zodbtasks import runner
+from zodbtasks import tallies
+from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import BLOCKED
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.interfaces import PROCESSING
@@ -128,6 +131,13 @@ def _job_problems(maps, job, repair):
                 tag, ()):
             problem('missing from the set of tag %r' % tag,
                     lambda t=tag: _tag_groups(index).add(t, jobid))
+    # an index that got its priority sets on first use holds the
+    # completed jobs of before only if they were retried since
+    if job.priority and index.by_priority is not None \
+            and expected != COMPLETED \
+            and jobid not in index.by_priority.sets.get(job.priority, ()):
+        problem('missing from the set of priority %r' % job.priority,
+                lambda: index.by_priority.add(job.priority, jobid))
     _place_problems(maps, job, problem)
     _dependency_problems(maps, job, expected, problem)
     return list(problems)
@@ -285,6 +295,11 @@ def _tag_wanted(maps, key):
     return job is not None and key[0] in job.tags
 
 
+def _priority_wanted(maps, key):
+    job = maps.jobs.get(key[1])
+    return job is not None and job.priority == key[0]
+
+
 def _holder_entries(maps, cursor, attribute):
     if not maps.deps.indexed():
         return iter(())
@@ -328,6 +343,9 @@ _ORPHAN_STEPS = (
                  lambda maps, key: maps.unique.pop(key)),
     _orphan_step('tag', _group_entries('by_tag'), _tag_wanted,
                  lambda maps, key: maps.index.by_tag.remove(*key)),
+    _orphan_step('priority', _group_entries('by_priority'),
+                 _priority_wanted,
+                 lambda maps, key: maps.index.by_priority.remove(*key)),
     _orphan_step('holder', lambda maps, c: _holder_entries(maps, c,
                                                            'holders'),
                  _holder_wanted(dependencies.LIVE),
@@ -343,6 +361,7 @@ def _count_problems(maps, repair):
     for found, name in ((maps.index.by_status, 'status'),
                         (maps.index.by_task, 'task'),
                         (maps.index.by_tag, 'tag'),
+                        (maps.index.by_priority, 'priority'),
                         (maps.deps.indexed() and maps.deps.holders, 'holder'),
                         (maps.deps.indexed() and maps.deps.failed,
                          'failed holder')):
@@ -357,4 +376,8 @@ def _count_problems(maps, repair):
                                 % (name, value, counted, actual))
                 if repair:
                     groups.counts.change(value, actual - counted)
+    for tally, name in ((maps.index.task_tally, 'task'),
+                        (maps.index.priority_tally, 'priority')):
+        if tally is not None:
+            problems.extend(tallies.problems(tally, name, repair))
     return problems

@@ -70,6 +70,42 @@ def test_filter_by_task_and_status(manager, six):
     assert _ids(response) == [six[3], six[0]]
 
 
+def _as_made_before_tallies(index):
+    for name in ('task_tally', 'priority_tally', 'by_priority'):
+        del index.__dict__[name]
+    for groups in (index.by_status, index.by_task):
+        del groups.__dict__['listeners']
+        groups._p_changed = True
+    index._p_changed = True
+
+
+def test_an_index_made_before_tallies_gets_them_from_the_views(manager,
+                                                               demo, six):
+    _as_made_before_tallies(demo.service._index)
+    demo.commit()
+    response = manager.get(JOBS, {'status': 'completed', 'task': 'echo'})
+    assert _ids(response) == [six[3], six[0]]
+    assert response.html.find(id='zt-total').text == '2'
+    overview = manager.get(SERVICE + '/@@overview.html')
+    rows = [[td.text for td in tr.find_all('td')] for tr in
+            overview.html.find(id='zt-priorities').find_all('tr')
+            if tr.get('id')]
+    assert rows == [['0', '4']]  # two failed, two started later
+    demo.sync()
+    index = demo.service._index
+    assert index.task_tally is not None and index.priority_tally is not None
+    assert demo.service.checkIndex() == []
+
+
+def test_the_last_page_and_the_page_before(manager, six):
+    assert _ids(manager.get(JOBS, {'size': '4', 'start': '4'})) \
+        == [six[1], six[0]]
+    assert _ids(manager.get(JOBS, {'size': '2', 'start': '2'})) \
+        == [six[3], six[2]]
+    assert _ids(manager.get(JOBS, {'size': '4', 'start': '4',
+                                   'order': 'asc'})) == six[4:]
+
+
 def test_bad_parameters_fall_back_to_defaults(manager, six):
     response = manager.get(JOBS, {'sort': 'input', 'status': 'nosuch',
                                   'start': 'x', 'size': '-5'})
