@@ -33,6 +33,16 @@ from zodbtasks.trees import OrderTree
 from zodbtasks.trees import tune_sentinel
 
 
+def nth_key(keys, length, index):
+    """The ``index``-th of ``keys`` (``length`` of them; negative indexes
+    count from the end); IndexError when there is none."""
+    if index < 0:
+        index += length
+    if not 0 <= index < length:
+        raise IndexError(index)
+    return next(itertools.islice(keys, index, None))
+
+
 @zope.interface.implementer(zc.queue.interfaces.IQueue)
 class BTreeQueue(persistent.Persistent):
     """A queue of ints (job ids) in a BTree keyed by order.
@@ -167,14 +177,7 @@ class BTreeQueue(persistent.Persistent):
             return self._data.minKey(SENTINEL + 1)
         if index == -1:
             return self._data.maxKey()
-        length = len(self)
-        if index < 0:
-            index += length
-        if not 0 <= index < length:
-            raise IndexError(index)
-        for position, key in enumerate(self.keys()):
-            if position == index:
-                return key
+        return nth_key(self.keys(), len(self), index)
 
     def __len__(self):
         return self._length()

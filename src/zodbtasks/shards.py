@@ -39,6 +39,7 @@ import persistent
 
 from zodbtasks.keys import RANDOM_BITS
 from zodbtasks.queue import BTreeQueue
+from zodbtasks.queue import nth_key
 
 #: Shards of a new service's ready queue.
 SHARDS = 8
@@ -189,14 +190,7 @@ class ShardedQueue(persistent.Persistent):
         return heapq.merge(*[shard.keys_after(key) for shard in self.shards])
 
     def _key_at(self, index):
-        length = len(self)
-        if index < 0:
-            index += length
-        if not 0 <= index < length:
-            raise IndexError(index)
-        for position, key in enumerate(self.keys()):
-            if position == index:
-                return key
+        return nth_key(self.keys(), len(self), index)
 
     def __len__(self):
         return sum(len(shard) for shard in self.shards)
