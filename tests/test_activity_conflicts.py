@@ -148,3 +148,30 @@ def test_a_worker_lost_between_its_run_and_its_fold_is_repaired_by_the_sweeper(
     service.process(now=1000.0)
     assert ran == ['dependent']
     assert service.checkIndex() == []
+
+
+def test_a_park_racing_the_release_of_its_gate_is_woken_later(
+        service, other, ran):
+    """The release of a serialization tag commits while another claim
+    parks a job behind it; the two write no common object, so no wake is
+    set: the next claim of any worker wakes the gate."""
+    a = service.add('note', 'a', serializationTag='s', now=100.0)
+    b = service.add('note', 'b', serializationTag='s', now=100.0)
+    transaction.commit()
+    assert Dispatch(service).claimJobs(101.0, 1, 'w1') == [a]
+    transaction.commit()
+    other.tm.begin()
+    # the other claimer sees a running: it parks b
+    assert Dispatch(other.svc).claimJobs(101.5, 1, 'w2') == []
+    assert other.svc.jobs[b].parkedOn == ('serial', 's')
+    Dispatch(service).finishJob(a, 102.0)
+    transaction.commit()
+    Dispatch(service).foldJobs('w1', 103.0)      # releases the tag
+    transaction.commit()
+    other.tm.commit()                            # no conflict: both land
+    transaction.begin()
+    assert service.jobs[b].parkedOn == ('serial', 's')
+    assert getattr(service, '_serial', {}).get('s') is None
+    # any claim repairs the missing wake and b runs
+    assert Dispatch(service).claimJobs(104.0, 1, 'w1') == [b]
+    transaction.commit()

@@ -34,6 +34,8 @@ from zodbtasks.trees import made
 
 #: A minute, the window of ``perMinute``.
 MINUTE = 60.0
+#: Gates with parked jobs that one claim looks at for a lost wake-up.
+REPAIR_GATES = 100
 
 
 class Controls(persistent.Persistent):
@@ -228,6 +230,24 @@ class Holds:
         current = wake.get(gate)
         if current is None or when < current:
             wake[gate] = when
+
+    def repair_wakes(self, now, limit=REPAIR_GATES):
+        """Wake the gates (up to ``limit``) that have parked jobs, no wake
+        time and room now.  A release and a park can commit at the same
+        time without writing a common object (the release saw no parked
+        job, the park saw the gate held); then no wake was set, and the
+        next claim of any worker sets it here."""
+        parked = getattr(self.service, '_parked', None)
+        if not parked:
+            return
+        wake = getattr(self.service, '_wake', None)
+        for count, gate in enumerate(parked.keys()):
+            if count >= limit:
+                break
+            if (wake is None or gate not in wake) \
+                    and self._room(gate, now) > 0:
+                self.wake(gate, now)
+                wake = self.service._wake
 
     def next_wake(self):
         """The earliest time parked jobs go back, or None."""

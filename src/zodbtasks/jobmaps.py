@@ -531,6 +531,7 @@ class JobMaps:
             done = self.deps.work(
                 budget, lambda job, verdict, detail, cause:
                 self.settle_dependency(job, verdict, detail, cause, now))
+        self.holds.repair_wakes(now)
         return done + self.holds.wake_due(
             now, budget - done, lambda job, key: self.enqueue(job, None,
                                                               key=key))
