@@ -55,10 +55,11 @@ class Dispatch:
         record = maps.workers.get(owner)
         rank = maps.rank(owner, now)
         if record is not None:
-            self._fold_own(record, now, rank)
-        if record is not None and \
-                now - record.heartbeat >= self.service.heartbeatInterval / 2:
-            record.heartbeat = now
+            # prompt ends first (a lone worker folds its plain ones after
+            # it claimed: _fold_plain)
+            maps.fold(record, prompt_only=True)
+            if now - record.heartbeat >= self.service.heartbeatInterval / 2:
+                record.heartbeat = now
         maps.work(now)
         claimed = []
         if maps.holds.paused():
@@ -72,10 +73,9 @@ class Dispatch:
                 claimed.append(job.id)
         sizes = GroupSizes(self.service)
         prefer = rank if maps.queue else None
-        if prefer is not None:
-            maps.queue = shards.shard(self.service)
         low = None
         if prefer is not None:
+            maps.queue = shards.shard(self.service)
             low = maps.queue.front_key()
         if limit > 1 and maps.queue:
             self._prefetch(maps.queue.peek(prefer, limit))
@@ -114,12 +114,6 @@ class Dispatch:
                   if job is not None and job._p_changed is None]
         if ghosts:
             jar.prefetch(ghosts)
-
-    def _fold_own(self, record, now, rank):
-        """Fold the prompt ends of ``record``'s worker before it claims
-        (see ``zodbtasks.folding``; a lone worker folds its plain ones
-        after it claimed, ``_fold_plain``)."""
-        self.maps.fold(record, prompt_only=True)
 
     def _fold_plain(self, owner, now, claimed):
         """A lone worker folds its plain ends when they are due."""

@@ -325,8 +325,7 @@ class JobMaps:
         the global front's key read at the claim's start): the job to
         claim, or None (the entry was stale, the job was scheduled
         instead, or its deadline passed)."""
-        job = self.jobs.get(self.queue.take(prefer) if low is None
-                            else self.queue.take(prefer, low=low))
+        job = self.jobs.get(self.queue.take(prefer, low=low))
         if job is None:
             return None
         job.queueKey, position = None, job.queueKey
@@ -460,7 +459,7 @@ class JobMaps:
         """The status the index shows for ``job`` until its worker's
         record is folded: 'queued' for a deferred claim, 'processing' for
         an unfolded finished job, else its status."""
-        if job.owner and folding.unindexed(self, job):
+        if folding.unindexed(self, job):
             return QUEUED
         if job.status != PROCESSING and self.listed(job):
             return PROCESSING

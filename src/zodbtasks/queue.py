@@ -96,7 +96,7 @@ class BTreeQueue(persistent.Persistent):
         """An unsharded queue takes any key."""
         return key
 
-    def take(self, prefer=None, tolerance=0, rng=random):
+    def take(self, prefer=None, tolerance=0, rng=random, low=None):
         """Pull the head (an unsharded queue has no preference: see
         ``zodbtasks.shards.ShardedQueue.take``)."""
         return self.pull()

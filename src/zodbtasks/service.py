@@ -5,8 +5,9 @@ ITaskService); how jobs change is the job-state layer's business
 Storage layout (all writes per job touch a few small buckets, never the
 service object itself, so concurrent writers rarely conflict):
 
-- ``jobs``: JobTree (an LOBTree with small leaves) id -> job.  Ids grow with creation time (see
-  ``zodbtasks.keys``), so newest-first is chronological.
+- ``jobs``: JobTree (an LOBTree with small leaves) id -> job.  Ids grow
+  with creation time (see ``zodbtasks.keys``), so newest-first is
+  chronological.
 - ``_queue``: ShardedQueue of the ids of queued jobs, and of cron jobs that
   no processor has scheduled yet, in an order that is not a time.
 - ``_schedule``: OOBTree (time, id) -> id of scheduled cron, delayed and
@@ -43,6 +44,7 @@ from zodbtasks import retention
 from zodbtasks import runner
 from zodbtasks.activities import Activities
 from zodbtasks.dispatch import Dispatch
+from zodbtasks.folding import FoldLease
 from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import ERROR
@@ -53,11 +55,10 @@ from zodbtasks.interfaces import STARTLATER
 from zodbtasks.interfaces import WAITING
 from zodbtasks.job import CronJob
 from zodbtasks.jobmaps import JobMaps
-from zodbtasks.folding import FoldLease
-from zodbtasks.shards import ShardedQueue
-from zodbtasks.trees import JobTree
 from zodbtasks.settings import ServiceSettings
+from zodbtasks.shards import ShardedQueue
 from zodbtasks.transactions import in_transaction
+from zodbtasks.trees import JobTree
 from zodbtasks.workflows import Workflows
 
 #: How many jobs one transaction of clean(), cancelAll() or

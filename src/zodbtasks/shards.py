@@ -91,21 +91,34 @@ class ShardedQueue(persistent.Persistent):
         return self._place(item, key % count, key)
 
     def _place(self, item, target, key):
-        count = len(self.shards)
-        key += (target - key) % count
+        key = self.align(target, key)
         shard = self.shards[target]
         while shard.get(key) is not None:
-            key += count
+            key += len(self.shards)
         shard.place(item, key)
         return key
 
     # -- taking --------------------------------------------------------------
 
+    def _heads(self, numbers=None):
+        """(front key, shard number) of the non-empty shards among
+        ``numbers`` (None: all), earliest first."""
+        if numbers is None:
+            numbers = range(len(self.shards))
+        return sorted((head, number) for head, number in (
+            (self.shards[number].head_key(), number) for number in numbers)
+            if head is not None)
+
+    def _owned(self, prefer):
+        """The shard numbers of the worker ``prefer`` (rank, count)."""
+        rank, count = prefer
+        return [number for number in range(len(self.shards))
+                if number % count == rank % count]
+
     def front_key(self):
         """The least order key of all shards, or None when empty."""
-        heads = [head for head in (shard.head_key() for shard in self.shards)
-                 if head is not None]
-        return min(heads) if heads else None
+        heads = self._heads()
+        return heads[0][0] if heads else None
 
     def take(self, prefer=None, tolerance=TOLERANCE, rng=random, low=None):
         """Pull a front: the global one when ``prefer`` is None, else (see
@@ -117,33 +130,26 @@ class ShardedQueue(persistent.Persistent):
         under the other workers, and reading them costs loads).
         IndexError when the queue is empty."""
         if prefer is not None and low is not None:
-            rank, count = prefer
-            own = sorted((head, number) for head, number in (
-                (shard.head_key(), number)
-                for number, shard in enumerate(self.shards)
-                if number % count == rank % count)
-                if head is not None and head <= low + tolerance)
+            own = [number for head, number in self._heads(self._owned(prefer))
+                   if head <= low + tolerance]
             if own:
-                return self.shards[own[0][1]].pull()
-        heads = sorted((shard.head_key(), number)
-                       for number, shard in enumerate(self.shards) if shard)
+                return self.shards[own[0]].pull()
+        heads = self._heads()
         if not heads:
             raise IndexError('pull from an empty queue')
         if prefer is None:
             return self.shards[heads[0][1]].pull()
-        rank, count = prefer
+        owned = self._owned(prefer)
         near = [number for head, number in heads
                 if head <= heads[0][0] + tolerance]
-        own = [number for number in near
-               if number % count == rank % count]
+        own = [number for number in near if number in owned]
         return self.shards[own[0] if own else rng.choice(near)].pull()
 
     def peek(self, prefer=None, count=1):
         """The items ``take(prefer)`` would take first (up to ``count``,
         roughly: stealing is not foreseen), without taking them."""
         shards = self.shards if prefer is None else [
-            shard for number, shard in enumerate(self.shards)
-            if number % prefer[1] == prefer[0] % prefer[1]]
+            self.shards[number] for number in self._owned(prefer)]
         items = heapq.merge(*[shard.items() for shard in shards])
         return [item for _, item in itertools.islice(items, count)]
 
