@@ -71,6 +71,7 @@ from bench_zeo import GIVE_UPS
 from bench_zeo import PROCESSES
 from bench_zeo import TASKS
 from bench_zeo import Workers
+from bench_zeo import add_run_options
 from bench_zeo import bench_on
 from bench_zeo import make_database_instance
 from bench_zeo import throughputs
@@ -207,12 +208,7 @@ def markdown(summary):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeat', type=int, default=1,
-                        help='runs per figure (median; default 1)')
-    parser.add_argument('--jobs', type=int, default=2000,
-                        help='no-op jobs per throughput run (default 2,000)')
-    parser.add_argument('--io-jobs', type=int, default=400,
-                        help='20 ms jobs per throughput run (default 400)')
+    add_run_options(parser)
     parser.add_argument('--no-fsync', action='store_true',
                         help="PostgreSQL with the tests' settings (fsync, "
                              'full_page_writes off)')

@@ -501,14 +501,20 @@ def git_commit():
                           capture_output=True, text=True).stdout.strip()
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_options(parser):
+    """The options of a worker-process bench: --repeat, --jobs,
+    --io-jobs."""
     parser.add_argument('--repeat', type=int, default=1,
                         help='runs per figure (median; default 1)')
     parser.add_argument('--jobs', type=int, default=2000,
                         help='no-op jobs per throughput run (default 2,000)')
     parser.add_argument('--io-jobs', type=int, default=400,
                         help='20 ms jobs per throughput run (default 400)')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_options(parser)
     args = parser.parse_args(argv)
     for name, task in TASKS.items():
         testing.register_task(name, task)
