@@ -88,8 +88,10 @@ def test_the_holder_folds_at_most_every_interval(service, noted):
 def test_prompt_jobs_are_claimed_indexed_and_folded_by_their_worker(
         service, noted):
     ids, dispatch = _two_workers(service)
-    blocker = service.add('note', 'blocker', now=99.0)
-    waiter = service.add('note', 'waits', after=blocker, now=99.0)
+    # more than shards.TOLERANCE before the others: w2 takes it first,
+    # whichever shard it is in
+    blocker = service.add('note', 'blocker', now=97.0)
+    waiter = service.add('note', 'waits', after=blocker, now=97.0)
     assert dispatch.claimJobs(100.1, 1, 'w2') == [blocker]
     assert service.jobs[blocker].watched
     assert not folding.claims_of(service._workers['w2'])   # indexed
