@@ -63,6 +63,11 @@ WAIT_TIMEOUT = 120.0
 
 MIN_PROCESS_RATIO = 0.5
 MAX_FLATNESS = 1.5
+#: Issue 10 (scale): process() and the processor thread against raw
+#: commits, and the per-job cost at 1,000,000 waiting against 100.
+SCALE_PROCESS_RATIO = 0.8
+SCALE_THREAD_RATIO = 0.7
+MAX_HUGE_FLATNESS = 1.3
 MAX_QUEUE_OP_BYTES = 2048
 
 
@@ -321,10 +326,21 @@ def check_targets(figures):
     ratio = figures['process']['ratio']
     targets = [target('process() throughput / raw FileStorage rate', ratio,
                       '>= %s' % MIN_PROCESS_RATIO, ratio >= MIN_PROCESS_RATIO)]
+    thread = figures['thread']['ratio']
+    targets += [
+        target('process() / raw FileStorage rate (issue 10)', ratio,
+               '>= %s' % SCALE_PROCESS_RATIO, ratio >= SCALE_PROCESS_RATIO),
+        target('processor thread / raw FileStorage rate (issue 10)', thread,
+               '>= %s' % SCALE_THREAD_RATIO, thread >= SCALE_THREAD_RATIO)]
     by_size = {row['backlog']: row for row in figures['backlog']}
     flat = by_size[100000]['ms_per_job'] / by_size[100]['ms_per_job']
     targets.append(target('ms/job at 100,000 waiting / ms/job at 100 waiting',
                           flat, '<= %s' % MAX_FLATNESS, flat <= MAX_FLATNESS))
+    if HUGE_BACKLOG in by_size:
+        huge = by_size[HUGE_BACKLOG]['ms_per_job'] / by_size[100]['ms_per_job']
+        targets.append(target(
+            'ms/job at 1,000,000 waiting / ms/job at 100 waiting (issue 10)',
+            huge, '<= %s' % MAX_HUGE_FLATNESS, huge <= MAX_HUGE_FLATNESS))
     for row in figures['backlog']:
         for operation in ('put', 'pull'):
             value = row['%s_txn_bytes' % operation]['avg']
