@@ -9,6 +9,7 @@ import transaction
 from zodbtasks import folding
 from zodbtasks import testing
 from zodbtasks.dispatch import Dispatch
+from zodbtasks.index import JobIndex
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
@@ -165,3 +166,62 @@ def test_a_lone_workers_next_claim_folds_what_is_due(service, noted):
     counts = service.countByStatus()
     assert (counts[COMPLETED], counts[PROCESSING]) == (1, 1)
     assert service.checkIndex() == []
+
+
+def test_a_lone_worker_claiming_several_defers_its_plain_claims(
+        service, noted, monkeypatch):
+    """Claims of more than one job at a time (the worker's jobs are quick)
+    wait for the fold, which moves each finished job straight from queued
+    to its end."""
+    ids = [service.add('note', n, now=100.0) for n in range(3)]
+    dispatch = Dispatch(service)
+    assert dispatch.claimJobs(100.0, 5, 'w1') == ids
+    index = service._index.count_by_status()
+    assert (index[QUEUED], index[PROCESSING]) == (3, 0)    # deferred
+    counts = service.countByStatus()
+    assert (counts[QUEUED], counts[PROCESSING]) == (0, 3)
+    assert service.checkIndex() == []
+    moves = []
+    real_move = JobIndex.move
+    monkeypatch.setattr(JobIndex, 'move', lambda self, *args: (
+        moves.append(args[1:]), real_move(self, *args)))
+    for jobid in ids:
+        dispatch.finishJob(jobid, 100.05)
+    dispatch.claimJobs(100.05 + 2 * INTERVAL, 5, 'w1')  # idle: folds them
+    assert moves == [(QUEUED, COMPLETED)] * 3
+    assert service.countByStatus()[COMPLETED] == 3
+    assert folding.claims_of(service._workers['w1']) == []
+    assert service.checkIndex() == []
+    assert [service._index.started.has_key((100.0, jobid))
+            for jobid in ids] == [True] * 3
+
+
+def test_a_claim_made_in_the_folding_transaction_stays_deferred(
+        service, noted):
+    first = service.add('note', 1, now=100.0)
+    dispatch = Dispatch(service)
+    assert dispatch.claimJobs(100.0, 5, 'w1') == [first]
+    dispatch.finishJob(first, 100.0)
+    second = service.add('note', 2, now=100.0)
+    assert dispatch.claimJobs(100.0 + INTERVAL, 5, 'w1') == [second]
+    assert folding.claims_of(service._workers['w1']) == [second]
+    counts = service.countByStatus()
+    assert (counts[COMPLETED], counts[PROCESSING]) == (1, 1)
+    assert service.checkIndex() == []
+
+
+def test_the_long_jobs_claims_are_indexed_for_the_lists(service, noted,
+                                                       conn):
+    ids = [service.add('note', n, now=100.0) for n in range(2)]
+    dispatch = Dispatch(service)
+    dispatch.claimJobs(100.0, 5, 'w1')
+    dispatch.finishJob(ids[1], 100.2)                   # one ended
+    transaction.commit()
+    assert dispatch.indexRunning('w1', 100.0 + folding.SHOW_RUNNING / 2) \
+        == 0
+    assert not conn._registered_objects                 # wrote nothing
+    assert dispatch.indexRunning('w1', 100.0 + folding.SHOW_RUNNING) == 1
+    assert list(service.jobIdsByStatus(PROCESSING)) == [ids[0]]
+    assert folding.claims_of(service._workers['w1']) == [ids[1]]
+    assert service.checkIndex() == []
+    assert dispatch.indexRunning('nobody', 200.0) == 0

@@ -1,5 +1,6 @@
 import logging
 import threading
+import time
 
 import pytest
 import transaction
@@ -536,3 +537,32 @@ def test_slow_jobs_are_claimed_one_at_a_time(service, tasks, monkeypatch):
         service.add('echo')
     _commit_and_process(service)
     assert sizes == [runner.CLAIM_BATCH, 1]
+
+
+def test_a_long_job_shows_as_processing_in_the_lists(service, tasks):
+    """A claim of several jobs waits for a fold to be indexed; while a
+    long job runs, the heartbeat thread indexes it after SHOW_RUNNING."""
+    from zodbtasks import folding
+    started, release = threading.Event(), threading.Event()
+
+    def long_job(input):
+        started.set()
+        release.wait(DEADLINE)
+    testing.register_task('long', long_job)
+    jobid = service.add('long')
+    transaction.commit()
+    service.startProcessing()
+    try:
+        assert started.wait(DEADLINE)
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            transaction.begin()
+            if list(service.jobIdsByStatus(PROCESSING)) == [jobid]:
+                break
+            assert time.monotonic() < deadline, 'never listed as running'
+            time.sleep(0.02)
+        assert service.getStatus(jobid) == PROCESSING
+        owner = service.jobs[jobid].owner
+        assert folding.claims_of(service._workers[owner]) == []
+    finally:
+        release.set()

@@ -72,6 +72,9 @@ class Dispatch:
                 maps.claim(job, now, owner)
                 claimed.append(job.id)
         sizes = GroupSizes(self.service)
+        # A lone worker defers too while its jobs are quick (it claims
+        # more than one at a time): its fold indexes claim and end at once.
+        defer = rank is not None or limit > 1
         prefer = rank if maps.queue else None
         low = None
         if prefer is not None:
@@ -82,7 +85,7 @@ class Dispatch:
         while len(claimed) < limit and maps.queue:
             job = maps.pull(now, prefer, low)
             if job is not None:
-                maps.claim(job, now, owner, defer=rank is not None)
+                maps.claim(job, now, owner, defer=defer)
                 claimed.append(job.id)
                 if maps.holds.ends_batch(job):
                     break
@@ -116,11 +119,12 @@ class Dispatch:
             jar.prefetch(ghosts)
 
     def _fold_plain(self, owner, now, claimed):
-        """A lone worker folds its plain ends when they are due."""
+        """A lone worker folds its plain ends when they are due (the
+        claims it just made stay deferred)."""
         record = self.maps.workers.get(owner)
         if record is not None and folding.own_due(self.maps, record, now,
                                                   idle=not claimed):
-            self.maps.fold(record)
+            self.maps.fold(record, skip=set(claimed))
 
     def foldJobs(self, owner, now=None):
         """See IJobDispatch.  A worker that is not alone folds its prompt
@@ -192,6 +196,18 @@ class Dispatch:
             return False
         record.heartbeat = now
         return True
+
+    def indexRunning(self, owner, now):
+        """See IJobDispatch."""
+        maps = self.maps
+        record = maps.workers.get(owner)
+        if record is None:
+            return 0
+        long_ones = folding.running_claims(maps, record,
+                                           now - folding.SHOW_RUNNING)
+        for job in long_ones:
+            folding.index_claim(maps, record, job)
+        return len(long_ones)
 
     def retire(self, owner):
         """See IJobDispatch."""

@@ -53,6 +53,9 @@ FOLD_LEASE = 1.0
 FOLD_INTERVAL = 0.2
 #: A lone worker folds its plain ends at once when this many wait.
 FOLD_BATCH = 100
+#: Seconds after which the heartbeat thread indexes the deferred claim of
+#: a job that still runs (a long job must not look queued in the lists).
+SHOW_RUNNING = 1.0
 
 
 class FoldLease(persistent.Persistent):
@@ -131,11 +134,14 @@ def unindexed(maps, job):
     return claims is not None and job.id in claims
 
 
-def index_claim(maps, record, job):
-    """Index ``job``'s deferred claim (queued -> processing, its start)."""
+def index_claim(maps, record, job, ended=False):
+    """Index ``job``'s deferred claim (queued -> processing, its start);
+    with ``ended`` (its job finished since), move it straight from queued
+    to its final status: the caller then indexes the end, which finds it
+    there (one move of the status sets instead of two)."""
     _marks(record, 'claims').remove(job.id)
     index = maps.index
-    index.move(job.id, QUEUED, PROCESSING)
+    index.move(job.id, QUEUED, job.status if ended else PROCESSING)
     index.set_time(index.started, job.id, None, job.started)
     maps.indexed(job, QUEUED, PROCESSING)
 
@@ -146,17 +152,34 @@ def busy(record):
     return bool(record.jobs) or bool(claims_of(record))
 
 
-def index_claims(maps, record):
-    """Index every deferred claim of ``record``; return how many."""
+def index_claims(maps, record, skip=()):
+    """Index the deferred claims of ``record`` whose jobs still run, but
+    those in ``skip`` (claimed in this transaction); return how many.  The
+    claims of jobs that finished are indexed with their ends
+    (``JobMaps.fold``)."""
     done = 0
     for jobid in claims_of(record):
         job = maps.jobs.get(jobid)
         if job is None:
             _marks(record, 'claims').remove(jobid)
-        else:
+        elif jobid not in skip and job.status == PROCESSING \
+                and job.owner == record.id:
             index_claim(maps, record, job)
             done += 1
     return done
+
+
+def running_claims(maps, record, before):
+    """The deferred claims of ``record`` whose jobs run and started at or
+    before ``before``: a long job should not look queued in the lists."""
+    found = []
+    for jobid in claims_of(record):
+        job = maps.jobs.get(jobid)
+        if job is not None and job.status == PROCESSING \
+                and job.owner == record.id and job.started is not None \
+                and job.started <= before:
+            found.append(job)
+    return found
 
 
 def mark_folded(record, jobid):

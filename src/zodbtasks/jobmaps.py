@@ -413,16 +413,16 @@ class JobMaps:
         job.recordFailure(message)
         self.go(job, job.after_loss(now), now)
 
-    def fold(self, record, prompt_only=False, owner_side=True):
+    def fold(self, record, prompt_only=False, owner_side=True, skip=()):
         """Index the deferred claims and the finished jobs of ``record``
         (with ``prompt_only``, the finished prompt jobs only; with
         ``owner_side`` False, as the fold lease's holder for another
-        worker, the plain ones only: see ``zodbtasks.folding``); return
-        how many finished."""
+        worker, the plain ones only: see ``zodbtasks.folding``; the claims
+        in ``skip`` are left deferred); return how many finished."""
         if owner_side:
             folding.prune(record)
         if not prompt_only:
-            folding.index_claims(self, record)
+            folding.index_claims(self, record, skip)
         finished = 0
         for jobid in list(record.jobs.keys()):
             job = self.jobs.get(jobid)
@@ -434,13 +434,18 @@ class JobMaps:
                 if (prompt_only or not owner_side) and \
                         folding.prompt(self, job) != prompt_only:
                     continue  # the holder leaves prompt ends to their own
-                if folding.unindexed(self, job):
-                    folding.index_claim(self, record, job)
                 if owner_side:
                     record.jobs.remove(jobid)
                 else:
                     folding.mark_folded(record, jobid)
-                self.index_finished(job)
+                if folding.unindexed(self, job) and job.status != PROCESSING:
+                    folding.index_claim(self, record, job, ended=True)
+                    self.index_completed(job)
+                    self.indexed(job, PROCESSING, job.status)
+                else:
+                    if folding.unindexed(self, job):
+                        folding.index_claim(self, record, job)
+                    self.index_finished(job)
                 finished += 1
         return finished
 

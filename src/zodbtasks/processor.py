@@ -96,6 +96,9 @@ class Processor(threading.Thread):
         self._last_sweep = 0.0
         self._next_expiry = 0.0
         self._next_fold = 0.0
+        #: When (time.monotonic()) the current drain began, or None: the
+        #: heartbeat thread then indexes the deferred claims of long jobs.
+        self.draining_since = None
         self.service = None
         self.tm = None
         self.heartbeat = Heartbeat(self)
@@ -128,10 +131,15 @@ class Processor(threading.Thread):
         self._sweep_now_and_then(now)
         self._expire_now_and_then(now)
         self._fold_now_and_then(now)
-        return runner.drain(self.service, stop=self._stop_event,
-                            tm=self.tm, owner=self.owner, batch=self.batch,
-                            fold_at_end=False, between=lambda:
-                            self._fold_now_and_then(clock.now()))
+        self.draining_since = time.monotonic()
+        try:
+            return runner.drain(self.service, stop=self._stop_event,
+                                tm=self.tm, owner=self.owner,
+                                batch=self.batch, fold_at_end=False,
+                                between=lambda: self._fold_now_and_then(
+                                    clock.now()))
+        finally:
+            self.draining_since = None
 
     def run(self):
         """See IProcessor."""
@@ -311,8 +319,32 @@ class Heartbeat(threading.Thread):
     def run(self):
         with own_connection(self.processor.db) as (connection, tm):
             service = connection.get(self.processor.serviceOid)
-            while not self._stop_event.wait(service.heartbeatInterval):
-                self.beat(service, tm)
+            interval = service.heartbeatInterval
+            step = min(interval, folding.SHOW_RUNNING)
+            next_beat = time.monotonic() + interval
+            while not self._stop_event.wait(step):
+                if time.monotonic() >= next_beat:
+                    self.beat(service, tm)
+                    next_beat = time.monotonic() + interval
+                self.show_running(service, tm)
+
+    def show_running(self, service, tm):
+        """While its processor drains for SHOW_RUNNING seconds or more,
+        index the deferred claims of the jobs it has run that long (in
+        this thread's connection: the processor's is busy with the job)."""
+        since = self.processor.draining_since
+        if since is None or time.monotonic() - since < folding.SHOW_RUNNING:
+            return
+        owner = self.processor.owner
+        try:
+            in_transaction(tm, lambda: Dispatch(service).indexRunning(
+                owner, clock.now()), attempts=1)
+        except (TransientError, storage.StorageUnavailable) as exc:
+            logger.debug('indexing the long jobs of %s missed (%s)', owner,
+                         exc)
+        except Exception:  # as in beat(): the heartbeat must go on
+            logger.exception('indexing the long jobs of %s failed', owner)
+            storage.reset_connection(service._p_jar)
 
     def beat(self, service, tm):
         owner = self.processor.owner

@@ -88,6 +88,13 @@ class IJobDispatch(zope.interface.Interface):
         """Record that worker ``owner`` is alive at ``now``, when it has a
         record (it claimed jobs); return whether it had one."""
 
+    def indexRunning(owner, now):
+        """Index the deferred claims (``zodbtasks.folding``) of worker
+        ``owner``'s jobs that have run for ``folding.SHOW_RUNNING``
+        seconds or more at ``now``, so that a long job does not look
+        queued in the lists; return how many.  Writes nothing when there
+        are none."""
+
     def retire(owner):
         """Forget worker ``owner`` (folding what it finished) unless it
         still has running jobs; return whether it was forgotten."""

@@ -19,6 +19,7 @@ service object itself, so concurrent writers rarely conflict):
   progress report never conflicts with the job's own transaction).
 - ``_workers``: OOBTree worker id -> WorkerRecord (``zodbtasks.workers``).
 """
+import itertools
 import persistent
 import zope.component
 import zope.interface
@@ -423,7 +424,11 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         """See ITaskService."""
         now = clock.now() if now is None else now
         found = []
-        for jobid in self._index.ids_by_status(PROCESSING):
+        workers = getattr(self, '_workers', None) or {}
+        deferred = [jobid for record in workers.values()
+                    for jobid in folding.claims_of(record)]
+        for jobid in itertools.chain(
+                self._index.ids_by_status(PROCESSING), deferred):
             job = self.jobs.get(jobid)
             if job is None or job.status != PROCESSING:
                 continue
