@@ -404,3 +404,22 @@ def test_a_known_configured_database_logs_nothing(multi, caplog):
         databases.check_configuration(
             zope.processlifetime.DatabaseOpenedWithRoot(multi.main))
     assert caplog.records == []
+
+
+def test_a_job_of_an_object_removed_from_the_main_database_and_packed_fails(
+        multi, conn, site, service, quiet):
+    """What the root entry does not cover: references from 'jobs' do not
+    keep objects of the main database through its packs."""
+    jobid = activate(site['doc'], service=service).reindex()
+    transaction.commit()
+    del site['doc']
+    transaction.commit()
+    transaction.abort()
+    multi.pack()
+    with own_connection(multi.main) as (connection, tm):
+        with tm:
+            fresh = _service(connection.root()['Application'])
+        assert fresh.process() == 1
+        tm.begin()
+        assert fresh.jobs[jobid].status == ERROR
+        assert 'POSKeyError' in fresh.jobs[jobid].error

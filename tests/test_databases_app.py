@@ -3,14 +3,18 @@
 operator's command with task services stored there
 (zodbtasks.databases)."""
 import io
+import os
 import re
 import threading
 
 import pytest
 import webtest
+import ZConfig
+import zope.app.appsetup
 from zope.site.folder import Folder
 from zope.site.site import LocalSiteManager
 
+import doc_commands
 from zodbtasks import databases
 from zodbtasks import testing
 from zodbtasks.app import ops
@@ -27,6 +31,9 @@ from zodbtasks.transactions import own_connection
 from activation_content import Document
 
 DEADLINE = 30.0
+DOC = os.path.join('docs', 'deployment.rst')
+SCHEMA = os.path.join(os.path.dirname(zope.app.appsetup.__file__), 'schema',
+                      'schema.xml')
 JOBS_ZODB = """
 <zodb jobs>
   <filestorage>
@@ -116,9 +123,13 @@ def _run_touch(db, name):
                 _demo(connection)['doc'].indexed)
 
 
-def _add_through_the_zmi(app, password, name):
+def _manager(app, password):
     browser = webtest.TestApp(app)
     browser.authorization = ('Basic', ('admin', password))
+    return browser
+
+
+def _add_through_the_zmi(browser, name):
     form = browser.get('/demo/++etc++site/default/@@+/index.html').forms[0]
     form['type_name'] = 'BrowserAdd__zodbtasks.service.TaskService'
     form['id'] = name
@@ -144,7 +155,10 @@ def test_the_server_places_new_services_in_jobs_and_autostart_starts_them(
             assert _database_of(_demo(connection)) == ''
             with tm:
                 _demo(connection)['doc'] = Document()
-        _add_through_the_zmi(app, instance.password, 'mail')
+        browser = _manager(app, instance.password)
+        _add_through_the_zmi(browser, 'mail')
+        control = browser.get('/++etc++process/@@ZODBControl.html')
+        assert 'jobs' in control.text   # where the docs say to pack it
         with own_connection(main) as (connection, _):
             mail = _service(connection, 'mail')
             assert _database_of(mail) == 'jobs'
@@ -201,3 +215,52 @@ def test_the_worker_and_the_operator_command_work_on_services_in_jobs(
             assert not _service(connection, 'jobs').isPaused()
     finally:
         session.close_databases(main)
+
+
+# -- the zope.conf and zeo.conf of docs/deployment.rst ---------------------------
+
+def _zope_conf(tmp_path, block):
+    text = ('%%define INSTANCE %s\nsite-definition %s\n%s\n'
+            '<eventlog>\n  <logfile>\n    path STDOUT\n  </logfile>\n'
+            '</eventlog>\n' % (tmp_path, tmp_path / 'site.zcml', block))
+    options, _ = ZConfig.loadConfigFile(ZConfig.loadSchema(SCHEMA),
+                                        io.StringIO(text))
+    return options
+
+
+def test_the_documented_filestorage_zope_conf_has_two_databases(tmp_path):
+    options = _zope_conf(tmp_path, doc_commands.block_with(
+        DOC, '<zodb jobs>\n  <filestorage>'))
+    assert [factory.name for factory in options.databases] == [None, 'jobs']
+    assert [factory.config.storage.config.path
+            for factory in options.databases] == [
+        str(tmp_path / 'Data.fs'), str(tmp_path / 'Jobs.fs')]
+    product = worker.product_config(options)
+    assert databases.configured_database(product) == 'jobs'
+
+
+def test_the_documented_zeo_clients_use_two_storages_of_one_server(tmp_path):
+    options = _zope_conf(tmp_path, doc_commands.block_with(
+        DOC, '<zodb jobs>\n  <zeoclient>'))
+    assert [factory.name for factory in options.databases] == [None, 'jobs']
+    storages = [factory.config.storage.config
+                for factory in options.databases]
+    assert [storage.storage for storage in storages] == ['1', 'jobs']
+    assert {str(server.address) for storage in storages
+            for server in storage.server} == {"('10.0.0.10', 8100)"}
+
+
+def test_the_documented_zeo_server_serves_both_storages(tmp_path):
+    from ZEO.runzeo import ZEOOptions
+    (tmp_path / 'log').mkdir()
+    zeo = doc_commands.block_with(DOC, '<zeo>')
+    storages = doc_commands.block_with(DOC, '<filestorage jobs>')
+    zeo = re.sub(r'^<filestorage 1>\n.*?^</filestorage>\n', storages, zeo,
+                 count=1, flags=re.MULTILINE | re.DOTALL)
+    conf = tmp_path / 'zeo.conf'
+    conf.write_text(zeo.replace('/srv/zodbtasks/var', str(tmp_path)))
+    options = ZEOOptions()
+    options.realize(['-C', str(conf)])
+    assert [storage.name for storage in options.storages] == ['1', 'jobs']
+    assert [storage.config.path for storage in options.storages] == [
+        str(tmp_path / 'Data.fs'), str(tmp_path / 'Jobs.fs')]
