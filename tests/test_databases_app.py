@@ -159,9 +159,15 @@ def test_the_server_places_new_services_in_jobs_and_autostart_starts_them(
         _add_through_the_zmi(browser, 'mail')
         control = browser.get('/++etc++process/@@ZODBControl.html')
         assert 'jobs' in control.text   # where the docs say to pack it
+        form = browser.get('/demo/++etc++site/default/mail/@@addJob.html'
+                           ).forms[0]       # a POST with its CSRF token
+        form['task'], form['input'] = 'echo', '"from the ZMI"'
+        form.submit('save', status=302)
         with own_connection(main) as (connection, _):
             mail = _service(connection, 'mail')
             assert _database_of(mail) == 'jobs'
+            assert [job.input for job in mail.jobs.values()] == [
+                'from the ZMI']
             assert sorted(databases.stored_services(
                 connection.get_connection('jobs')), key=id) == sorted(
                 [mail, _service(connection, 'jobs')], key=id)
