@@ -102,14 +102,17 @@ class _Activator:
 
 
 def check_stored(obj, db, what):
-    """Refuse an object that is not stored in ``db`` (InputError); an
-    object added in this transaction gets its place by a savepoint."""
+    """Refuse an object that is not stored in ``db`` or another database
+    of its multi-database (InputError); an object added in this
+    transaction gets its place by a savepoint."""
     if obj._p_jar is None:
         _savepoint_for(obj)
     if obj._p_jar is None:
         raise InputError('%s %r is not stored in the database: add it to '
                          'a container first' % (what, obj))
-    if db is not None and obj._p_jar.db() is not db:
+    other = obj._p_jar.db()
+    if db is not None and other is not db \
+            and db.databases.get(other.database_name) is not other:
         raise InputError('%s %r is stored in another database (%s)'
                          % (what, obj, obj._p_jar.db().database_name))
 

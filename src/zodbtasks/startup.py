@@ -18,7 +18,10 @@ processor threads each started service gets; ``max-input-size`` (bytes,
 default 1048576): the largest pickled input or result of a job;
 ``keep-completed``, ``keep-failed``, ``keep-cancelled`` (durations such
 as ``7d``; default ``keep``): how long finished jobs are kept before the
-processors remove them (see ``zodbtasks.retention``).
+processors remove them (see ``zodbtasks.retention``);
+``service-database`` (the name of a ``<zodb NAME>`` section): the database
+that task services added from then on are stored in (see
+``zodbtasks.databases``).
 """
 import logging
 

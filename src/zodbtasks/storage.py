@@ -245,7 +245,13 @@ def _install_guard(storage):
 
 
 def guard_opened_database(event):
-    """``IDatabaseOpened`` subscriber: ``guard_database(event.database)``,
-    in web and worker processes alike."""
-    if guard_database(event.database):
-        logger.debug('guarded the object ids of %s', event.database)
+    """``IDatabaseOpened`` subscriber: ``guard_database`` for
+    ``event.database`` and the other databases of its multi-database (a
+    ``<zodb NAME>`` section of its own, ``zodbtasks.databases``), in web
+    and worker processes alike."""
+    for db in [event.database] + [
+            other for other in getattr(event.database, 'databases',
+                                       {}).values()
+            if other is not event.database]:
+        if guard_database(db):
+            logger.debug('guarded the object ids of %s', db)

@@ -18,6 +18,7 @@ from zope.site.folder import Folder
 from zope.site.folder import rootFolder
 from zope.site.site import LocalSiteManager
 
+from zodbtasks import databases
 from zodbtasks import processor
 from zodbtasks.interfaces import ITask
 from zodbtasks.interfaces import ITaskService
@@ -37,6 +38,23 @@ def create_database(directory=None, name='Data.fs'):
         directory = tempfile.mkdtemp(prefix='zodbtasks-')
     storage = ZODB.FileStorage.FileStorage(os.path.join(directory, name))
     return ZODB.DB(storage)
+
+
+def create_databases(directory=None, names=('', 'jobs')):
+    """A multi-database of FileStorages ``<name or main>.fs`` in
+    ``directory`` (a new temporary folder when None), as zope.conf's
+    ``<zodb NAME>`` sections make it: a list of ZODB.DB, the main one
+    (named ``names[0]``) first; close each with ``close_database``."""
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix='zodbtasks-')
+    shared = {}
+    result = []
+    for name in names:
+        storage = ZODB.FileStorage.FileStorage(
+            os.path.join(directory, '%s.fs' % (name or 'main')))
+        result.append(ZODB.DB(storage, database_name=name,
+                              databases=shared))
+    return result
 
 
 def close_database(db, timeout=10.0):
@@ -70,11 +88,15 @@ def add_site(root, name):
     return root[name]
 
 
-def add_service(site, name='jobs', service=None):
+def add_service(site, name='jobs', service=None, database=None):
     """Store a TaskService in ``site``'s site manager (``default`` folder)
-    and register it as the ITaskService utility ``name``."""
+    and register it as the ITaskService utility ``name``; with
+    ``database``, in that database of the site's multi-database
+    (``zodbtasks.databases.place_service``)."""
     service = TaskService() if service is None else service
     sm = site.getSiteManager()
+    if database is not None:
+        databases.place_service(service, sm['default'], database)
     sm['default'][name] = service
     sm.registerUtility(service, ITaskService, name=name)
     return service

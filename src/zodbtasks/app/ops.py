@@ -29,8 +29,9 @@ default ``*@*``, every task service of the root folder and its sites):
     the groups, newest first, with their progress and callback, and
     cleaning a finished one (see ``zodbtasks.app.opsgroups``).
 
-It opens the database of zope.conf's first ``<zodb>`` section directly
-(ZConfig and ZODB.config), without loading the application's ZCML: jobs,
+It opens the databases of zope.conf's ``<zodb>`` sections directly (ZConfig
+and ZODB.config; the first is the main one, the others may hold task
+services), without loading the application's ZCML: jobs,
 services and folders unpickle from their classes alone.  An embedded
 FileStorage is locked by a running server or worker; the command is meant
 for ZEO deployments (a ``<zeoclient>`` section) and says so when the
@@ -52,6 +53,7 @@ from zodbtasks.app.output import print_table
 from zodbtasks.app.output import refresh
 from zodbtasks.app.session import OpsError
 from zodbtasks.app.session import Session
+from zodbtasks.app.session import close_databases
 from zodbtasks.app.session import open_database
 from zodbtasks.app.session import parse_directive
 from zodbtasks.interfaces import ERROR
@@ -365,7 +367,7 @@ def main(argv=None, out=None):
                 session = Session(connection, tm, directive)
                 return COMMANDS[args.command].run(session, args, out)
         finally:
-            db.close()
+            close_databases(db)
     except OpsError as exc:
         print('zodbtasks: %s' % exc, file=sys.stderr)
         return 2

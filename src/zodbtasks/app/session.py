@@ -14,15 +14,33 @@ class OpsError(Exception):
 
 def open_database(config):
     """The main database of the zope.conf ``config``, opened without the
-    application's ZCML; OpsError when it cannot be opened."""
+    application's ZCML, with the other databases of its ``<zodb NAME>``
+    sections: a multi-database as zope.app.appsetup makes it (a task
+    service may live in one of them, see ``zodbtasks.databases``).  Close
+    them with ``close_databases``.  OpsError when one cannot be opened
+    (those opened before it are closed)."""
     try:
         options = worker.read_config(config)
     except worker.ConfigError as exc:
         raise OpsError(str(exc)) from exc
     if not options.databases:
         raise OpsError('%s has no <zodb> section' % config)
+    opened = {}
     try:
-        return options.databases[0].open()
+        for factory in options.databases:
+            opened[factory.name or ''] = _open(config, options, factory)
+    except BaseException:
+        for db in opened.values():
+            db.close()
+        raise
+    for name, db in opened.items():
+        db.databases, db.database_name = opened, name
+    return opened[options.databases[0].name or '']
+
+
+def _open(config, options, factory):
+    try:
+        return factory.open()
     except zc.lockfile.LockError as exc:
         raise OpsError(
             'the FileStorage of %s is locked (%s): a zodbtasks-server or '
@@ -33,6 +51,13 @@ def open_database(config):
     except worker.ClientDisconnected as exc:
         raise OpsError(worker.unreachable_message(config, options,
                                                   exc)) from exc
+
+
+def close_databases(db):
+    """Close ``db`` and the other databases of its multi-database."""
+    for each in {id(other): other for other in
+                 [db] + list(db.databases.values())}.values():
+        each.close()
 
 
 def parse_directive(directive):

@@ -30,9 +30,7 @@ import time
 
 import transaction
 import ZConfig
-import ZODB.interfaces
 import zope.app.appsetup.product
-import zope.component
 import zope.processlifetime
 from zope.app.appsetup import appsetup
 from transaction.interfaces import TransientError
@@ -155,8 +153,9 @@ def worker_settings(product, autostart=None, threads=None):
 
 def open_application(options, features=()):
     """Set up the application of ``options`` as ``zope.app.wsgi.config``
-    does (zope.app.wsgi 6.1) and return the databases it opened; the
-    autostart subscriber starts nothing in this process.
+    does (zope.app.wsgi 6.1) and return the databases it opened, the main
+    one (zope.conf's first ``<zodb>``) first; the autostart subscriber
+    starts nothing in this process.
 
     Design note: ``zope.app.wsgi.config`` sets the product configuration
     and opens the database in one call, and the database-opened
@@ -178,10 +177,9 @@ def open_application(options, features=()):
         logging.warning('Developer mode is enabled: this is a security risk '
                         'and should NOT be enabled on production servers.')
     appsetup.config(options.site_definition, features=features)
-    db = appsetup.multi_database(options.databases)[0][0]
-    notify_opened(db)
-    return [db for _, db in zope.component.getUtilitiesFor(
-        ZODB.interfaces.IDatabase)]
+    databases = appsetup.multi_database(options.databases)[0]
+    notify_opened(databases[0])
+    return databases
 
 
 def notify_opened(db, attempts=OPEN_ATTEMPTS, sleep=time.sleep):
