@@ -566,14 +566,3 @@ def test_a_long_job_shows_as_processing_in_the_lists(service, tasks):
         assert folding.claims_of(service._workers[owner]) == []
     finally:
         release.set()
-
-
-def test_a_claim_holds_about_claim_span_of_work():
-    size = runner.next_claim_size
-    batch = runner.CLAIM_BATCH
-    assert size(0.001 * batch, batch, batch) == batch       # 1 ms jobs
-    assert size(0.020 * 4, 4, batch) == 5                   # 20 ms: 0.1 s
-    assert size(0.040, 1, batch) == 2
-    assert size(0.060, 1, batch) == 1                       # slow
-    assert size(0.0, 0, batch) == batch                     # none ran
-    assert size(0.001, 1, 3) == 3

@@ -55,10 +55,6 @@ CLAIM_BATCH = 20
 #: Jobs taking longer than this (seconds) are claimed one at a time, so a
 #: claimed job never waits long behind others (and other workers get them).
 QUICK_JOB = 0.05
-#: Quicker jobs are claimed by as many as take about this long (seconds),
-#: up to CLAIM_BATCH: at the end of a backlog no worker then sits on
-#: claimed jobs while the others are idle (20 of 20 ms jobs held 0.4 s).
-CLAIM_SPAN = 0.1
 
 
 ResultTooLarge = limits.ResultTooLarge  # its home until 0.2
@@ -337,24 +333,13 @@ def drain(service, now=None, limit=None, stop=None, tm=None,
         done += ran
         if ran < len(jobids):
             break  # stopped
-        size = next_claim_size(time.perf_counter() - began, ran, batch)
+        quick = time.perf_counter() - began <= QUICK_JOB * ran
+        size = batch if quick else 1
         if between is not None:
             between()
     if done and fold_at_end:
         fold(service, tm, owner, now)
     return done
-
-
-def next_claim_size(elapsed, ran, batch):
-    """How many jobs to claim next, after ``ran`` jobs took ``elapsed``
-    seconds: ``batch`` for quick jobs, fewer when ``batch`` of them would
-    take longer than CLAIM_SPAN, one when a job takes over QUICK_JOB."""
-    per_job = elapsed / ran if ran else 0.0
-    if per_job > QUICK_JOB:
-        return 1
-    if per_job * batch <= CLAIM_SPAN:
-        return batch
-    return max(1, min(batch, int(CLAIM_SPAN / per_job)))
 
 
 def _run_claimed(service, tm, jobids, now, owner, stop):
