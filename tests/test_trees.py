@@ -120,3 +120,47 @@ def test_concurrent_count_changes_merge(db):
     tm2.commit()
     tm1.begin()
     assert dict(c1.items()) == {'queued': 0, 'completed': 1, 'error': 1}
+
+
+def test_counts_are_stored_packed_and_read_back(db):
+    """The status counts, which every add() writes, are a tuple of numbers
+    in the stored state, not a dict of names; keys keep their presence."""
+    import pickle
+    from zodbtasks.interfaces import STATUSES
+    from zodbtasks.trees import Counts
+    counts = Counts(STATUSES)
+    for number, status in enumerate(STATUSES):
+        counts.change(status, 10000 + number)
+    counts.change(('task', 'x'), 3)
+    state = counts.__getstate__()
+    assert 'counts' not in state and state['other'] == {('task', 'x'): 3}
+    old_style = {'counts': dict(counts.items())}
+    assert len(pickle.dumps(state, 3)) * 2 < len(pickle.dumps(old_style, 3))
+    conn = db.open()
+    conn.root()['counts'] = counts
+    sparse = conn.root()['sparse'] = Counts(['completed'])
+    sparse.change('error', 0)
+    transaction.commit()
+    conn.close()
+    conn = db.open()
+    assert dict(conn.root()['counts'].items()) == dict(
+        [(status, 10000 + n) for n, status in enumerate(STATUSES)]
+        + [(('task', 'x'), 3)])
+    assert dict(conn.root()['sparse'].items()) == {'completed': 0,
+                                                   'error': 0}
+    conn.close()
+
+
+def test_counts_stored_by_earlier_releases_load_and_merge():
+    """A state of 0.2 and before (a dict of names) loads, and conflicts
+    between it and a packed one merge."""
+    from zodbtasks.trees import Counts
+    from zodbtasks.trees import pack_counts
+    counts = Counts.__new__(Counts)
+    counts.__setstate__({'counts': {'queued': 5, 'completed': 2}})
+    assert dict(counts.items()) == {'queued': 5, 'completed': 2}
+    old = {'counts': {'queued': 5, 'completed': 2}}
+    committed = pack_counts({'queued': 4, 'completed': 3})
+    ours = {'counts': {'queued': 6, 'completed': 2}}
+    merged = counts._p_resolveConflict(old, committed, ours)
+    assert merged == pack_counts({'queued': 5, 'completed': 3})
