@@ -165,3 +165,28 @@ def test_descending_over_empty_tree():
     from BTrees.LOBTree import LOBTree
     from zodbtasks.index import descending
     assert list(descending(LOBTree())) == []
+
+
+def test_sets_that_grow_one_job_at_a_time_have_small_leaves(service, tasks):
+    """A task's ids (and a tag's, a priority's, a task's holders) grow at
+    their end with every add(), which rewrites the last leaf: they are
+    TailIdSets; the status sets, which folds change by many ids at once,
+    keep the larger leaves; groups stored by 0.2 and before (without
+    ``set_class``) keep making IdSets."""
+    from BTrees.OOBTree import OOBTree
+    from zodbtasks.index import _Groups
+    from zodbtasks.trees import Counts
+    from zodbtasks.trees import IdSet
+    from zodbtasks.trees import TailIdSet
+    service.add('echo', 1, tag='t', priority=3)
+    index = service._index
+    assert type(index.by_task.sets['echo']) is TailIdSet
+    assert type(index.by_tag.sets['t']) is TailIdSet
+    assert type(index.by_priority.sets[3]) is TailIdSet
+    assert type(service._holders.sets[('task', 'echo')]) is TailIdSet
+    assert type(index.by_status.sets['queued']) is IdSet
+    assert TailIdSet.max_leaf_size < IdSet.max_leaf_size
+    old = _Groups.__new__(_Groups)
+    old.__setstate__({'sets': OOBTree(), 'counts': Counts()})
+    old.add('x', 5)
+    assert type(old.sets['x']) is IdSet

@@ -41,6 +41,7 @@ from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import STATUSES
 from zodbtasks.trees import IdSet
+from zodbtasks.trees import TailIdSet
 from zodbtasks.trees import made
 
 LIVE, FAILED = 'live', 'failed'
@@ -115,7 +116,8 @@ class Dependencies:
     def _build_holders(self):
         """Index the holders of a service made before dependencies (its
         jobs have no tags: only their tasks hold)."""
-        live, failed = _Groups(), _Groups()
+        live, failed = _Groups(set_class=TailIdSet), \
+            _Groups(set_class=TailIdSet)
         index = self.maps.index
         for status in STATUSES:
             kind = hold_class(None, status)

@@ -32,6 +32,7 @@ from zodbtasks.keys import MAX_ID
 from zodbtasks.trees import SENTINEL
 from zodbtasks.trees import Counts
 from zodbtasks.trees import IdSet
+from zodbtasks.trees import TailIdSet
 from zodbtasks.trees import TimeSet
 from zodbtasks.trees import tune_sentinel
 from zodbtasks.listing import ascending
@@ -44,17 +45,22 @@ class _Groups(persistent.Persistent):
     #: Tallies told of every id added to or removed from a set (see
     #: ``zodbtasks.tallies``; groups made before tallies have none).
     listeners = ()
+    #: The class of the sets made for new values (``TailIdSet`` for the
+    #: groups made since 0.2 whose sets grow one job at a time).
+    set_class = IdSet
 
-    def __init__(self, values=()):
+    def __init__(self, values=(), set_class=None):
         self.sets = OOBTree()
         self.counts = Counts(values)
+        if set_class is not None:
+            self.set_class = set_class
         for value in values:
             self._group(value)
 
     def _group(self, value):
         ids = self.sets.get(value)
         if ids is None:
-            ids = self.sets[value] = IdSet((SENTINEL,))
+            ids = self.sets[value] = self.set_class((SENTINEL,))
         return ids
 
     def add(self, value, jobid):
@@ -106,10 +112,10 @@ class JobIndex(persistent.Persistent):
 
     def __init__(self):
         self.by_status = _Groups(interfaces.STATUSES)
-        self.by_task = _Groups()
+        self.by_task = _Groups(set_class=TailIdSet)
         self.started = TimeSet()
         self.completed = TimeSet()
-        self.by_priority = _Groups()
+        self.by_priority = _Groups(set_class=TailIdSet)
         self.task_tally = tallies.start(self.by_task, self.by_status,
                                         fill=False)
         self.priority_tally = tallies.start(self.by_priority,
@@ -124,7 +130,7 @@ class JobIndex(persistent.Persistent):
             self.by_priority.add(job.priority, job.id)
         if job.tags:
             if self.by_tag is None:
-                self.by_tag = _Groups()
+                self.by_tag = _Groups(set_class=TailIdSet)
             for tag in job.tags:
                 self.by_tag.add(tag, job.id)
 
@@ -205,7 +211,7 @@ class JobIndex(persistent.Persistent):
         that are not completed: see ``zodbtasks.tallies``)."""
         if self.priority_tally is not None:
             return self.priority_tally
-        groups = _Groups()
+        groups = _Groups(set_class=TailIdSet)
         tallies.priorities_of_jobs(groups, self, jobs)
         if self._read_only():
             return tallies.start(groups, self.by_status, stored=False)

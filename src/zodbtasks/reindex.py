@@ -146,7 +146,8 @@ def _job_problems(maps, job, repair):
 def _tag_groups(index):
     if index.by_tag is None:
         from zodbtasks.index import _Groups
-        index.by_tag = _Groups()
+        from zodbtasks.trees import TailIdSet
+        index.by_tag = _Groups(set_class=TailIdSet)
     return index.by_tag
 
 

@@ -45,6 +45,16 @@ class IdSet(LLTreeSet):
     max_internal_size = 16
 
 
+class TailIdSet(LLTreeSet):
+    """A set of job ids that grows at its end one job at a time (a task's
+    jobs, what holds a task or a tag): every add() rewrites its last leaf,
+    which a split leaves at least half full, so its leaves are small.
+    Sets that folds and claims change by many ids at once (the status
+    sets) stay IdSets."""
+    max_leaf_size = 16
+    max_internal_size = 32
+
+
 class JobTree(LOBTree):
     """Job id -> job, for the services made since 0.2 (those of 0.1 keep
     their LOBTree, whose leaves of 60 jobs cost about 1.7 KB of writes
