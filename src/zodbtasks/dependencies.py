@@ -41,7 +41,6 @@ from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import STATUSES
 from zodbtasks.trees import IdSet
-from zodbtasks.trees import TailIdSet
 from zodbtasks.trees import made
 
 LIVE, FAILED = 'live', 'failed'
@@ -116,8 +115,7 @@ class Dependencies:
     def _build_holders(self):
         """Index the holders of a service made before dependencies (its
         jobs have no tags: only their tasks hold)."""
-        live, failed = _Groups(set_class=TailIdSet), \
-            _Groups(set_class=TailIdSet)
+        live, failed = _Groups(), _Groups()
         index = self.maps.index
         for status in STATUSES:
             kind = hold_class(None, status)

@@ -26,12 +26,20 @@ not help there, so one worker at a time writes them for all:
   the semantics of dependencies, groups, chains, serialization, limits,
   tags and unique keys (``prompt``): they are claimed with their index
   entries and folded by their own worker in its next claim.
-- **A lone worker** indexes its claims at once and lets the ends of its
-  plain jobs wait up to ``FOLD_INTERVAL`` (or until ``FOLD_BATCH`` wait)
-  to fold them together in one of its claims: one job per transaction
-  then costs three commits (the add, the claim, the run) instead of four,
-  and the index writes of many ends are shared.  ``process()`` and
+- **A lone worker** lets the ends of its plain jobs wait up to
+  ``FOLD_INTERVAL`` (or until ``FOLD_BATCH`` wait) to fold them together
+  in one of its claims: one job per transaction then costs three commits
+  (the add, the claim, the run) instead of four, and the index writes of
+  many ends are shared.  While its jobs are quick (it claims more than
+  one at a time) it defers its plain claims too, and the fold moves each
+  finished job straight from queued to its end (one move of the status
+  sets instead of two); a claim of one job at a time (slow jobs,
+  ``processNext()``) is indexed at once.  ``process()`` and
   ``processNext()`` still fold at their end.
+- **Long jobs.**  A deferred claim whose job runs for ``SHOW_RUNNING``
+  is indexed by its worker's heartbeat thread
+  (``IJobDispatch.indexRunning``), so that the lists do not show a long
+  job as queued; the counts show deferred claims as processing at once.
 
 So the counts lag behind the jobs by about ``FOLD_INTERVAL`` with
 several workers (up to ``FOLD_LEASE`` when the holder runs a long job or

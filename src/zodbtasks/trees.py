@@ -46,11 +46,13 @@ class IdSet(LLTreeSet):
 
 
 class TailIdSet(LLTreeSet):
-    """A set of job ids that grows at its end one job at a time (a task's
-    jobs, what holds a task or a tag): every add() rewrites its last leaf,
-    which a split leaves at least half full, so its leaves are small.
-    Sets that folds and claims change by many ids at once (the status
-    sets) stay IdSets."""
+    """A set of job ids that grows at its end one job at a time and only
+    loses ids when jobs are removed (a task's jobs, a tag's, a
+    priority's): every add() rewrites its last leaf, which a split leaves
+    at least half full, so its leaves are small.  Sets that folds change
+    by many ids at once (the status sets, the holders of tasks and tags)
+    stay IdSets: small leaves there cost more buckets per fold (measured:
+    4 worker processes on RelStorage 18% slower)."""
     max_leaf_size = 16
     max_internal_size = 32
 
