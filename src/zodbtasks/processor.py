@@ -1,5 +1,6 @@
-"""Processor threads: the ``run()`` loop of one worker, its heartbeat
-thread, and the registry of this process's processors.
+"""Processor threads: the ``run()`` loop of one worker (its heartbeat
+thread: ``zodbtasks.heartbeat``), and the registry of this process's
+processors.
 
 Three layers: ``zodbtasks.runner`` processes one job in one transaction;
 ``Processor.tick(now)`` is one iteration (sweep now and then, then drain
@@ -15,7 +16,6 @@ import time
 
 import transaction
 import zope.interface
-from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import folding
@@ -25,10 +25,10 @@ from zodbtasks import runner
 from zodbtasks import storage
 from zodbtasks import wakeup
 from zodbtasks.dispatch import Dispatch
+from zodbtasks.heartbeat import Heartbeat
 from zodbtasks.transactions import abort_quietly
 from zodbtasks.transactions import conflicts_of
 from zodbtasks.transactions import in_transaction
-from zodbtasks.transactions import own_connection
 from zodbtasks.workers import worker_id
 
 logger = logging.getLogger(__name__)
@@ -299,64 +299,6 @@ class Processor(threading.Thread):
     def _retire(self):
         in_transaction(self.tm,
                        lambda: Dispatch(self.service).retire(self.owner))
-
-
-class Heartbeat(threading.Thread):
-    """Renews a processor's lease while it runs jobs: every
-    ``heartbeatInterval`` it records the time on the worker's record, in
-    a connection and transaction of its own."""
-
-    def __init__(self, processor):
-        super().__init__(name=processor.name + '.heartbeat', daemon=True)
-        self.processor = processor
-        self._stop_event = threading.Event()
-
-    def stop(self):
-        self._stop_event.set()
-        if self.is_alive():
-            self.join(10.0)
-
-    def run(self):
-        with own_connection(self.processor.db) as (connection, tm):
-            service = connection.get(self.processor.serviceOid)
-            interval = service.heartbeatInterval
-            step = min(interval, folding.SHOW_RUNNING)
-            next_beat = time.monotonic() + interval
-            while not self._stop_event.wait(step):
-                if time.monotonic() >= next_beat:
-                    self.beat(service, tm)
-                    next_beat = time.monotonic() + interval
-                self.show_running(service, tm)
-
-    def show_running(self, service, tm):
-        """While its processor drains for SHOW_RUNNING seconds or more,
-        index the deferred claims of the jobs it has run that long (in
-        this thread's connection: the processor's is busy with the job)."""
-        since = self.processor.draining_since
-        if since is None or time.monotonic() - since < folding.SHOW_RUNNING:
-            return
-        owner = self.processor.owner
-        try:
-            in_transaction(tm, lambda: Dispatch(service).indexRunning(
-                owner, clock.now()), attempts=1)
-        except (TransientError, storage.StorageUnavailable) as exc:
-            logger.debug('indexing the long jobs of %s missed (%s)', owner,
-                         exc)
-        except Exception:  # as in beat(): the heartbeat must go on
-            logger.exception('indexing the long jobs of %s failed', owner)
-            storage.reset_connection(service._p_jar)
-
-    def beat(self, service, tm):
-        owner = self.processor.owner
-        try:
-            in_transaction(tm, lambda: Dispatch(service).heartbeat(
-                owner, clock.now()), attempts=1)
-        except (TransientError, storage.StorageUnavailable) as exc:
-            logger.debug('heartbeat of %s missed (%s); the next one counts',
-                         owner, exc)
-        except Exception:  # a failed commit must not end the heartbeat
-            logger.exception('heartbeat of %s failed', owner)
-            storage.reset_connection(service._p_jar)
 
 
 def start(service, threads=1):
