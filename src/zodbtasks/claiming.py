@@ -176,7 +176,7 @@ class Claiming:
             if job is None:
                 if owner_side:
                     record.jobs.remove(jobid)
-            elif (job.status != PROCESSING or job.owner != record.id) \
+            elif not folding.runs_under(job, record) \
                     and not folding.is_folded(record, jobid):
                 if (prompt_only or not owner_side) and \
                         folding.prompt(self, job) != prompt_only:
@@ -185,14 +185,7 @@ class Claiming:
                     record.jobs.remove(jobid)
                 else:
                     folding.mark_folded(record, jobid)
-                if folding.unindexed(self, job) and job.status != PROCESSING:
-                    folding.index_claim(self, record, job, ended=True)
-                    self.index_completed(job)
-                    self.indexed(job, PROCESSING, job.status)
-                else:
-                    if folding.unindexed(self, job):
-                        folding.index_claim(self, record, job)
-                    self.index_finished(job)
+                self.index_end(record, job)
                 finished += 1
         return finished
 
@@ -223,22 +216,34 @@ class Claiming:
         if not self.listed(job):
             return
         record = self.workers[job.owner]
-        if folding.unindexed(self, job):
-            folding.index_claim(self, record, job)
-        if job.status != PROCESSING:
-            record.jobs.remove(job.id)
-            self.index_finished(job)
+        if job.status == PROCESSING:
+            if folding.unindexed(self, job):
+                folding.index_claim(self, record, job)
+            return
+        record.jobs.remove(job.id)
+        self.index_end(record, job)
 
     def running(self, record):
         """The ids of the jobs ``record``'s worker is running."""
         return [jobid for jobid in record.jobs.keys()
                 if jobid in self.jobs
-                and self.jobs[jobid].status == PROCESSING
-                and self.jobs[jobid].owner == record.id]
+                and folding.runs_under(self.jobs[jobid], record)]
 
-    def index_finished(self, job):
-        """Move a finished job from 'processing' to its status in the
-        indexes, with its finish time."""
-        self.index.move(job.id, PROCESSING, job.status)
+    def index_end(self, record, job):
+        """Index the end of ``job``, which ``record`` lists: with its claim
+        when that was deferred (straight from queued to its end)."""
+        moved_from = PROCESSING
+        if folding.unindexed(self, job):
+            ended = job.status != PROCESSING
+            folding.index_claim(self, record, job, ended=ended)
+            if ended:
+                moved_from = QUEUED
+        self.index_finished(job, moved_from)
+
+    def index_finished(self, job, moved_from=PROCESSING):
+        """Move a finished job from 'processing' (or ``moved_from``, where
+        the status sets have it) to its status in the indexes, with its
+        finish time."""
+        self.index.move(job.id, moved_from, job.status)
         self.index_completed(job)
         self.indexed(job, PROCESSING, job.status)

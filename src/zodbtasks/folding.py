@@ -142,14 +142,21 @@ def unindexed(maps, job):
     return claims is not None and job.id in claims
 
 
+def runs_under(job, record):
+    """Whether ``job`` runs under ``record``'s worker (not finished, nor
+    claimed again by another worker since)."""
+    return job.status == PROCESSING and job.owner == record.id
+
+
 def index_claim(maps, record, job, ended=False):
     """Index ``job``'s deferred claim (queued -> processing, its start);
-    with ``ended`` (its job finished since), move it straight from queued
-    to its final status: the caller then indexes the end, which finds it
-    there (one move of the status sets instead of two)."""
+    with ``ended`` (its job finished since) the status sets are left to
+    the caller, which moves it from queued to its end at once
+    (``JobMaps.index_end``: one move instead of two)."""
     _marks(record, 'claims').remove(job.id)
     index = maps.index
-    index.move(job.id, QUEUED, job.status if ended else PROCESSING)
+    if not ended:
+        index.move(job.id, QUEUED, PROCESSING)
     index.set_time(index.started, job.id, None, job.started)
     maps.indexed(job, QUEUED, PROCESSING)
 
@@ -164,28 +171,27 @@ def index_claims(maps, record, skip=()):
     """Index the deferred claims of ``record`` whose jobs still run, but
     those in ``skip`` (claimed in this transaction); return how many.  The
     claims of jobs that finished are indexed with their ends
-    (``JobMaps.fold``)."""
-    done = 0
+    (``JobMaps.index_end``)."""
     for jobid in claims_of(record):
-        job = maps.jobs.get(jobid)
-        if job is None:
-            _marks(record, 'claims').remove(jobid)
-        elif jobid not in skip and job.status == PROCESSING \
-                and job.owner == record.id:
-            index_claim(maps, record, job)
-            done += 1
-    return done
+        if jobid not in maps.jobs:
+            _marks(record, 'claims').remove(jobid)  # deleted meanwhile
+    running = [job for job in running_claims(maps, record)
+               if job.id not in skip]
+    for job in running:
+        index_claim(maps, record, job)
+    return len(running)
 
 
-def running_claims(maps, record, before):
-    """The deferred claims of ``record`` whose jobs run and started at or
-    before ``before``: a long job should not look queued in the lists."""
+def running_claims(maps, record, before=None):
+    """The jobs of ``record``'s deferred claims that run under it (and,
+    with ``before``, started at or before it: a long job should not look
+    queued in the lists)."""
     found = []
     for jobid in claims_of(record):
         job = maps.jobs.get(jobid)
-        if job is not None and job.status == PROCESSING \
-                and job.owner == record.id and job.started is not None \
-                and job.started <= before:
+        if job is not None and runs_under(job, record) and (
+                before is None or (job.started is not None
+                                   and job.started <= before)):
             found.append(job)
     return found
 
