@@ -126,6 +126,13 @@ def claims_of(record):
     return _ids(_marks(record, 'claims'))
 
 
+def deferred_claims(service):
+    """The ids of every worker's deferred claims (``service``'s)."""
+    workers = getattr(service, '_workers', None)
+    return [jobid for record in workers.values()
+            for jobid in claims_of(record)] if workers else []
+
+
 def listed_ids(record):
     """The ids of ``record``'s claims and jobs (to load them in one go)."""
     return claims_of(record) + list(record.jobs.keys())

@@ -96,6 +96,12 @@ class _Groups(persistent.Persistent):
         return list(self.sets.keys())
 
 
+def tail_groups():
+    """Groups whose sets grow at their end one job at a time (by task, tag
+    or priority): their sets are TailIdSets (``zodbtasks.trees``)."""
+    return _Groups(set_class=TailIdSet)
+
+
 class JobIndex(persistent.Persistent):
     """See the module docstring."""
 
@@ -112,10 +118,10 @@ class JobIndex(persistent.Persistent):
 
     def __init__(self):
         self.by_status = _Groups(interfaces.STATUSES)
-        self.by_task = _Groups(set_class=TailIdSet)
+        self.by_task = tail_groups()
         self.started = TimeSet()
         self.completed = TimeSet()
-        self.by_priority = _Groups(set_class=TailIdSet)
+        self.by_priority = tail_groups()
         self.task_tally = tallies.start(self.by_task, self.by_status,
                                         fill=False)
         self.priority_tally = tallies.start(self.by_priority,
@@ -130,7 +136,7 @@ class JobIndex(persistent.Persistent):
             self.by_priority.add(job.priority, job.id)
         if job.tags:
             if self.by_tag is None:
-                self.by_tag = _Groups(set_class=TailIdSet)
+                self.by_tag = tail_groups()
             for tag in job.tags:
                 self.by_tag.add(tag, job.id)
 
@@ -211,7 +217,7 @@ class JobIndex(persistent.Persistent):
         that are not completed: see ``zodbtasks.tallies``)."""
         if self.priority_tally is not None:
             return self.priority_tally
-        groups = _Groups(set_class=TailIdSet)
+        groups = tail_groups()
         tallies.priorities_of_jobs(groups, self, jobs)
         if self._read_only():
             return tallies.start(groups, self.by_status, stored=False)

@@ -145,9 +145,8 @@ def _job_problems(maps, job, repair):
 
 def _tag_groups(index):
     if index.by_tag is None:
-        from zodbtasks.index import _Groups
-        from zodbtasks.trees import TailIdSet
-        index.by_tag = _Groups(set_class=TailIdSet)
+        from zodbtasks.index import tail_groups
+        index.by_tag = tail_groups()
     return index.by_tag
 
 

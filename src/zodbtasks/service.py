@@ -308,9 +308,7 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         (``zodbtasks.folding``) count as processing already: the workers'
         records list them."""
         counts = self._index.count_by_status()
-        workers = getattr(self, '_workers', None)
-        deferred = sum(len(folding.claims_of(record))
-                       for record in workers.values()) if workers else 0
+        deferred = len(folding.deferred_claims(self))
         if deferred:
             counts[QUEUED] -= deferred
             counts[PROCESSING] += deferred
@@ -424,11 +422,8 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         """See ITaskService."""
         now = clock.now() if now is None else now
         found = []
-        workers = getattr(self, '_workers', None) or {}
-        deferred = [jobid for record in workers.values()
-                    for jobid in folding.claims_of(record)]
-        for jobid in itertools.chain(
-                self._index.ids_by_status(PROCESSING), deferred):
+        for jobid in itertools.chain(self._index.ids_by_status(PROCESSING),
+                                     folding.deferred_claims(self)):
             job = self.jobs.get(jobid)
             if job is None or job.status != PROCESSING:
                 continue

@@ -108,7 +108,7 @@ def pack_counts(counts):
     keys; each only when needed."""
     packed, other = [None] * len(PACKED_KEYS), {}
     for key, count in counts.items():
-        position = _POSITIONS.get(key) if isinstance(key, str) else None
+        position = _POSITIONS.get(key)
         if position is None:
             other[key] = count
         else:
