@@ -75,11 +75,9 @@ def multi(tmp_path):
 
 
 @pytest.fixture
-def conn(multi):
-    connection = multi.main.open()
-    yield connection
-    transaction.abort()
-    connection.close()
+def db(multi):
+    """The main database (conftest's ``conn`` opens it)."""
+    return multi.main
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """Listing, filtering, sorting and statistics over the job index."""
-import contextlib
 
 import pytest
 import transaction
 
 from zodbtasks import service as service_module
-from zodbtasks import testing
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import QUEUED
+from index_helpers import cold
 
 
 @pytest.fixture
@@ -124,14 +123,6 @@ def test_clean_empties_time_index(service, mixed):
     assert service.queryJobs(sortOn='completed')[0] == 2
 
 
-@contextlib.contextmanager
-def _cold_service(service):
-    with testing.open_service(service._p_jar.db(),
-                              service._p_oid) as (conn, _, svc):
-        conn.getTransferCounts(True)
-        yield conn, svc
-
-
 @pytest.mark.parametrize('query', [
     {}, {'status': QUEUED}, {'task': 'echo'}, {'sortOn': 'task'},
     {'sortOn': 'status', 'reverse': False}, {'sortOn': 'completed'},
@@ -141,7 +132,7 @@ def test_first_page_loads_only_a_page_of_jobs(service, tasks, query):
         for _ in range(1000):
             service.add('echo')
         transaction.commit()
-    with _cold_service(service) as (conn, svc):
+    with cold(service) as (conn, svc):
         total, jobs = svc.queryJobs(size=20, **query)
         loads, _ = conn.getTransferCounts()
     assert total == 3000 and len(jobs) == 20

@@ -1,14 +1,13 @@
 """Pages of jobs (zodbtasks.listing): every filter, sort, order and page,
 against the same query answered by sorting the jobs themselves."""
-import contextlib
 import itertools
 
 import pytest
 import transaction
 
 from zodbtasks import runner
-from zodbtasks import testing
 from zodbtasks.interfaces import SORT_KEYS
+from index_helpers import cold
 
 T0 = 1_000_000.0
 STATUSES = (None, 'completed', 'error', 'queued', 'blocked', 'cancelled',
@@ -103,14 +102,6 @@ def test_an_unknown_tag_or_task_matches_nothing(mixed):
     assert mixed.queryJobs(task='nosuch', sortOn='task') == (0, [])
 
 
-@contextlib.contextmanager
-def _cold(service):
-    with testing.open_service(service._p_jar.db(),
-                              service._p_oid) as (conn, _, svc):
-        conn.getTransferCounts(True)
-        yield conn, svc
-
-
 @pytest.fixture
 def many(service, tasks, quiet):
     """6,000 jobs: a third echo, a third counter, a third fail (1,998
@@ -134,7 +125,7 @@ FAR_PAGES = [
 
 def test_far_pages_load_a_page_of_jobs(many):
     for query in FAR_PAGES:
-        with _cold(many) as (conn, svc):
+        with cold(many) as (conn, svc):
             total, jobs = svc.queryJobs(size=20, **query)
             loads, _ = conn.getTransferCounts()
         assert len(jobs) == 20 and total > 1990, query
@@ -146,7 +137,7 @@ def test_far_pages_load_a_page_of_jobs(many):
     counter = index.count_by_status_and_task('completed', 'counter')
     for reverse, start, task in ((True, echo, 'counter'),
                                  (False, counter, 'echo')):
-        with _cold(many) as (conn, svc):
+        with cold(many) as (conn, svc):
             total, jobs = svc.queryJobs(status='completed', sortOn='task',
                                         reverse=reverse, start=start,
                                         size=20)

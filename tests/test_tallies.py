@@ -9,6 +9,7 @@ from zodbtasks import runner
 from zodbtasks import tallies
 from zodbtasks import testing
 from zodbtasks.interfaces import STATUSES
+from index_helpers import forget_tallies
 
 T0 = 1_000_000.0
 WAITING_LIKE = [status for status in STATUSES
@@ -102,20 +103,10 @@ def test_a_cron_job_that_changes_its_task_moves_in_the_tally(service, tasks,
     _assert_tallied(service)
 
 
-def _forget_tallies(index):
-    """Make ``index`` as indexes made before tallies are."""
-    for name in ('task_tally', 'priority_tally', 'by_priority'):
-        del index.__dict__[name]
-    for groups in (index.by_status, index.by_task):
-        del groups.__dict__['listeners']
-    index._p_changed = True
-    index.by_status._p_changed = index.by_task._p_changed = True
-
-
 def test_an_older_index_gets_its_tallies_on_first_use(service, tasks,
                                                       quiet):
     _work(service, rounds=1)
-    _forget_tallies(service._index)
+    forget_tallies(service._index)
     transaction.commit()
     _work(service, rounds=1)   # nothing tallies these changes
     index = service._index
@@ -130,7 +121,7 @@ def test_an_older_index_gets_its_tallies_on_first_use(service, tasks,
 def test_a_read_only_connection_counts_without_storing(service, tasks,
                                                        quiet, tmp_path):
     _work(service, rounds=1)
-    _forget_tallies(service._index)
+    forget_tallies(service._index)
     transaction.commit()
     expected = _by_task(service)
     db = service._p_jar.db()

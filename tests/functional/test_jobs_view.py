@@ -2,10 +2,10 @@
 import re
 
 import pytest
-import zope.interface
 
 from .conftest import SERVICE
 from zodbtasks.dispatch import Dispatch
+from index_helpers import forget_tallies
 
 JOBS = SERVICE + '/@@jobs.html'
 
@@ -70,18 +70,9 @@ def test_filter_by_task_and_status(manager, six):
     assert _ids(response) == [six[3], six[0]]
 
 
-def _as_made_before_tallies(index):
-    for name in ('task_tally', 'priority_tally', 'by_priority'):
-        del index.__dict__[name]
-    for groups in (index.by_status, index.by_task):
-        del groups.__dict__['listeners']
-        groups._p_changed = True
-    index._p_changed = True
-
-
 def test_an_index_made_before_tallies_gets_them_from_the_views(manager,
                                                                demo, six):
-    _as_made_before_tallies(demo.service._index)
+    forget_tallies(demo.service._index)
     demo.commit()
     response = manager.get(JOBS, {'status': 'completed', 'task': 'echo'})
     assert _ids(response) == [six[3], six[0]]
