@@ -1,4 +1,6 @@
 """Jobs run as the principal that added them (``runAs``)."""
+import contextlib
+
 import pytest
 import transaction
 import zope.component
@@ -12,6 +14,8 @@ from zope.security.management import queryInteraction
 from zodbtasks import testing
 from zodbtasks.identity import Participation
 from zodbtasks.interfaces import COMPLETED
+from zodbtasks.interfaces import ITask
+from zodbtasks.service import TaskService
 from zodbtasks.interfaces import ERROR
 
 
@@ -134,3 +138,53 @@ def test_bad_run_as_is_refused(service, users, value):
         service.add('whoami', runAs=value)
     assert 'runAs: expected a principal id or None' in str(info.value)
     assert len(service) == 0
+
+
+@zope.interface.implementer(ITask)
+class _Bound:
+    def __init__(self):
+        self.services = []
+
+    def __call__(self, service, jobid, input):
+        self.services.append(service)
+
+
+def test_a_service_class_chooses_what_a_job_records_and_runs_in(
+        service, users, monkeypatch):
+    # IJobEnvironment: what the Zope product's service class overrides.
+    recorded, entered = [], []
+    place = (('site', ('', 'plone')),)
+
+    def capture(self, runAs):
+        recorded.append(runAs)
+        return 'carol', place
+
+    @contextlib.contextmanager
+    def environment(self, job):
+        entered.append((job.runAs, job.runContext))
+        yield 'the service as the task sees it'
+    monkeypatch.setattr(TaskService, 'captureIdentity', capture)
+    monkeypatch.setattr(TaskService, 'jobEnvironment', environment)
+    task = testing.register_task('bound', _Bound())
+    jobid = service.add('bound', runAs='dave', now=100.0)
+    job = service.jobs[jobid]
+    assert recorded == ['dave']
+    assert (job.runAs, job.runContext) == ('carol', place)
+    transaction.commit()
+    service.process(now=200.0)
+    assert service.getStatus(jobid) == COMPLETED
+    assert entered == [('carol', place)]
+    assert task.services == ['the service as the task sees it']
+
+
+def test_a_chain_step_runs_as_and_where_the_job_before_it(service, users):
+    _, seen = users
+    jobid = service.add('whoami', runAs='bob', now=100.0,
+                        then=('whoami', {}))
+    service.jobs[jobid].runContext = (('userFolder', ('', 'acl_users')),)
+    transaction.commit()
+    service.process(now=200.0)
+    steps = [job for job in service.jobs.values() if job.id != jobid]
+    assert [(s.runAs, s.runContext) for s in steps] \
+        == [('bob', (('userFolder', ('', 'acl_users')),))]
+    assert seen == [['bob'], ['bob']]

@@ -4,8 +4,8 @@ A grouping task (``IBatchTask``: ``groupSize`` and ``runBatch``) gets up
 to ``groupSize`` of the jobs a worker claimed at once in one call and
 one commit, instead of one commit per job; ``SimpleTask(func,
 groupSize=100)`` is one.  Jobs form a group only with jobs of the same
-task, ``groupKey`` and principal (``runAs``: the group runs in one
-interaction).
+task, ``groupKey`` and principal (``runAs`` and ``runContext``: the
+group runs in one interaction).
 
 - ``GroupSizes(service)`` tells a claim how many jobs to take when the
   head of the queue is a grouping task's job (``Dispatch.claimJobs``);
@@ -28,7 +28,6 @@ import logging
 import numbers
 import traceback as traceback_module
 
-import zope.component.hooks
 
 from zodbtasks import identity
 from zodbtasks import interfaces
@@ -107,7 +106,7 @@ def units(service, jobids):
             unit.ids.append(jobid)
             found.append(unit)
             continue
-        key = (job.task, job.groupKey, job.runAs)
+        key = (job.task, job.groupKey, job.runAs, job.runContext)
         unit = open_units.get(key)
         if unit is None or len(unit.ids) >= unit.size:
             unit = open_units[key] = Unit(size, True)
@@ -130,9 +129,8 @@ def execute_group(service, tm, jobids, owner):
     task = service.getTask(jobs[0].task)
     txn = tm.get()
     try:
-        with zope.component.hooks.site(service.getSite()), \
-                identity.running_as(jobs[0].runAs):
-            outcomes = _run_batch(service, task, jobs, txn)
+        with service.jobEnvironment(jobs[0]) as bound:
+            outcomes = _run_batch(bound, task, jobs, txn)
     except identity.PrincipalGone as exc:  # raised before the task ran
         outcomes = [(None, exc)] * len(jobs)
     if tm.get() is not txn:

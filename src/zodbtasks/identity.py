@@ -8,12 +8,16 @@ service's site and opens an interaction for it, so that
 ``checkPermission`` and security-proxied code behave as they did for the
 user.  A principal that no longer exists ends the job in error: it never
 runs as somebody else.  The Zope 2 / Plone variant (a security manager
-and a rebuilt request) is meant to replace ``running_as``: the runner
-calls nothing else of this module while a job runs.
+and a rebuilt request, ``zodbtasks.zope.environment``) replaces both
+halves through IJobEnvironment: a service's ``captureIdentity`` when a
+job is added, its ``jobEnvironment`` when the job runs (``environment``
+below for the Zope Toolkit).
 """
+import collections
 import contextlib
 
 import zope.component
+import zope.component.hooks
 from zope.authentication.interfaces import IAuthentication
 from zope.authentication.interfaces import PrincipalLookupError
 from zope.security import management
@@ -28,6 +32,12 @@ from zodbtasks.interfaces import TaskError
 
 class PrincipalGone(TaskError):
     """The principal a job runs as no longer exists."""
+
+
+class Identity(collections.namedtuple('Identity', 'principal context')):
+    """A job's identity as ``add`` takes it for ``runAs``: the principal
+    id (or None) and the run context (see IJobEnvironment) of another
+    job, e.g. the step of a chain runs as the job before it did."""
 
 
 class Participation:
@@ -57,6 +67,8 @@ def run_as(value):
         return current_principal_id()
     if value is None:
         return None
+    if isinstance(value, Identity):
+        return value.principal
     if not isinstance(value, str) or not value:
         raise ValueError('runAs: expected a principal id or None (the '
                          'system), not %.80r' % (value,))
@@ -75,6 +87,15 @@ def find_principal(principal_id):
     except PrincipalLookupError:
         raise PrincipalGone('principal %r no longer exists'
                             % principal_id) from None
+
+
+@contextlib.contextmanager
+def environment(service, job):
+    """The Zope Toolkit's IJobEnvironment.jobEnvironment: the service's
+    site and an interaction of the job's principal; yields ``service``."""
+    with zope.component.hooks.site(service.getSite()), \
+            running_as(job.runAs):
+        yield service
 
 
 @contextlib.contextmanager

@@ -215,6 +215,10 @@ class IJob(zope.interface.Interface):
         'Seconds a run may take (checked at checkpoints), or None.')
     runAs = zope.interface.Attribute(
         'The id of the principal it runs as, or None (the system).')
+    runContext = zope.interface.Attribute(
+        'Where it runs as that principal, beyond the id: None, or a tuple '
+        'of (name, value) pairs (in Zope: the user folder, the site and '
+        'the request facts recorded by add(); see IJobEnvironment).')
 
 
 class ICronJob(IJob):
@@ -710,4 +714,5 @@ class ITaskService(IReadTaskService, IWriteTaskService, IActivities,
 # -- The internal processor protocol (see zodbtasks.protocol) -------------------
 
 from zodbtasks.protocol import IJobDispatch  # noqa: E402,F401
+from zodbtasks.protocol import IJobEnvironment  # noqa: E402,F401
 from zodbtasks.protocol import IProcessor  # noqa: E402,F401

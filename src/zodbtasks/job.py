@@ -70,6 +70,8 @@ class Job(persistent.Persistent):
     timeLimit = None
     #: The id of the principal the job runs as (None: the system).
     runAs = None
+    #: Where it runs as that principal (see IJobEnvironment).
+    runContext = None
     #: Jobs of a grouping task run in one group only with jobs of the
     #: same key (zodbtasks.grouping).
     groupKey = None

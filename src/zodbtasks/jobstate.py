@@ -21,7 +21,7 @@ NAMES = (
     'deadline', 'uniqueKey', 'after', 'tags', 'afterTag', 'afterTask',
     'onDependencyFailure', 'serializationTag', 'timeLimit', 'runAs',
     'group', 'groupIndex', 'callbackOf', 'then', 'afterCursor', 'waitsOn',
-    'watched', 'parkedOn', 'parkKey', 'groupKey',
+    'watched', 'parkedOn', 'parkKey', 'groupKey', 'runContext',
 )
 #: Statuses by their stored number (append only).
 STATUSES = interfaces.STATUSES

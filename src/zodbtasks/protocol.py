@@ -34,6 +34,30 @@ class IProcessor(zope.interface.Interface):
         """Ask the loop to end after the current job; returns at once."""
 
 
+class IJobEnvironment(zope.interface.Interface):
+    """Internal: who a job runs as and in which environment; a task
+    service provides it.  The Zope Toolkit's (``zodbtasks.identity``)
+    stores the principal's id and opens a zope.security interaction; the
+    Zope product's (``zodbtasks.zope.environment``) also stores the user
+    folder, the site and the request facts, and rebuilds a request and a
+    security manager around the run."""
+
+    def captureIdentity(runAs):
+        """``(runAs, runContext)`` for a new job: ``runAs`` as ``add``
+        takes it (CURRENT_PRINCIPAL, None or a principal id) turned into
+        the id stored in ``IJob.runAs``, and the facts stored in
+        ``IJob.runContext`` (None, or a tuple of ``(name, value)`` pairs
+        of strings and tuples of strings)."""
+
+    def jobEnvironment(job):
+        """A context manager around the run of ``job`` (and of the jobs
+        of its group, which share its runAs and runContext): sets the
+        job's site and principal up and takes them down afterwards.  It
+        yields the service as the task is to be called with.  Raises
+        zodbtasks.identity.PrincipalGone (a TaskError) on entering when
+        the principal no longer exists."""
+
+
 class IJobDispatch(zope.interface.Interface):
     """Internal: what processors do to a task service, each call inside
     a transaction the processor owns (``zodbtasks.dispatch.Dispatch(service)``

@@ -24,13 +24,11 @@ import logging
 import time
 import traceback as traceback_module
 
-import zope.component.hooks
 from transaction.interfaces import TransientError
 
 from zodbtasks import clock
 from zodbtasks import grouping
 from zodbtasks import groups
-from zodbtasks import identity
 from zodbtasks import interfaces
 from zodbtasks import limits
 from zodbtasks import storage
@@ -193,9 +191,8 @@ def _execute(service, tm, jobid, now, owner):
     txn = tm.get()
     data = job.input if job.callbackOf is None \
         else groups.callback_input(service, job)
-    with zope.component.hooks.site(service.getSite()), \
-            identity.running_as(job.runAs):
-        output = task(service, jobid, data)
+    with service.jobEnvironment(job) as bound:
+        output = task(bound, jobid, data)
     if tm.get() is not txn:
         logger.warning('task %r of job %s committed or aborted the job\'s '
                        'transaction: its effects are not atomic with the '

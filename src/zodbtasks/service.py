@@ -67,7 +67,8 @@ from zodbtasks.workflows import Workflows
 BATCH_SIZE = 1000
 
 
-@zope.interface.implementer(interfaces.ITaskService)
+@zope.interface.implementer(interfaces.ITaskService,
+                           interfaces.IJobEnvironment)
 class TaskService(Activities, Workflows, ServiceSettings, Contained,
                   persistent.Persistent):
     """See ITaskService."""
@@ -130,6 +131,16 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
         site = getattr(sm, '__parent__', None)
         return site if ISite.providedBy(site) else None
 
+    def captureIdentity(self, runAs):
+        """See IJobEnvironment."""
+        context = runAs.context if isinstance(runAs, identity.Identity) \
+            else None
+        return identity.run_as(runAs), context
+
+    def jobEnvironment(self, job):
+        """See IJobEnvironment."""
+        return identity.environment(self, job)
+
     def getAvailableTasks(self):
         """See ITaskService."""
         return dict(self.getSiteManager().getUtilitiesFor(
@@ -168,9 +179,11 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
             afterTag=afterTag, afterTask=afterTask,
             onDependencyFailure=onDependencyFailure,
             serializationTag=serializationTag, timeLimit=timeLimit, now=now)
-        principal = identity.run_as(runAs)
+        principal, context = self.captureIdentity(runAs)
         if principal is not None:
             settings['runAs'] = principal
+        if context is not None:
+            settings['runContext'] = context
         if groupKey is not None:
             settings['groupKey'] = groupKey
         then = groups.check_then(then)
@@ -203,7 +216,7 @@ class TaskService(Activities, Workflows, ServiceSettings, Contained,
                       dayOfWeek=dayOfWeek, delay=delay, cron=cron,
                       timezone=timezone, created=now)
         adding.apply_cron_options(job, settings)
-        job.runAs = identity.run_as(runAs)
+        job.runAs, job.runContext = self.captureIdentity(runAs)
         maps.insert(job, now)
         return job.id
 

@@ -4,6 +4,7 @@ import logging
 
 from zodbtasks import clock
 from zodbtasks import groups
+from zodbtasks import identity
 from zodbtasks.interfaces import FINISHED
 from zodbtasks.runner import check_no_pending_changes
 from zodbtasks.runner import transaction_manager_of
@@ -127,7 +128,8 @@ class Workflows:
         options = dict(job.then[2]) if len(job.then) == 3 else {}
         data = dict(data or {})
         data['result'] = job.output
-        options.setdefault('runAs', job.runAs)
+        options.setdefault('runAs', identity.Identity(job.runAs,
+                                                      job.runContext))
         job.then = None
         try:
             return self.add(task, data, now=job.completed, **options)
