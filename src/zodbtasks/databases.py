@@ -39,7 +39,6 @@ manager for lookups, security and the ZMI).
 import logging
 
 import persistent
-import zope.app.appsetup.product
 import zope.component
 from BTrees.OOBTree import OOBTree
 from zope.lifecycleevent.interfaces import IObjectAddedEvent
@@ -47,6 +46,7 @@ from zope.lifecycleevent.interfaces import IObjectRemovedEvent
 from zope.processlifetime import IDatabaseOpenedWithRoot
 
 from zodbtasks.interfaces import ITaskService
+from zodbtasks.productconfig import product_config
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ def configured_database(config=None):
     """The name that ``service-database`` gives (``config``: a product
     config mapping, by default this process's), or None."""
     if config is None:
-        config = zope.app.appsetup.product.getProductConfiguration(
-            PRODUCT) or {}
+        config = product_config()
     name = (config.get(CONFIG_KEY) or '').strip()
     return name or None
 

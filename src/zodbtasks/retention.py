@@ -19,13 +19,13 @@ commits or reads the clock.
 import itertools
 import re
 
-import zope.app.appsetup.product
 
 from zodbtasks import interfaces
 from zodbtasks.interfaces import CANCELLED
 from zodbtasks.interfaces import COMPLETED
 from zodbtasks.interfaces import ERROR
 from zodbtasks.keys import RANDOM_BITS
+from zodbtasks.productconfig import product_config
 from zodbtasks.trees import SENTINEL
 
 #: product-config key -> the status it keeps.
@@ -86,8 +86,7 @@ def check_policy(keep):
 
 def configured():
     """The policy of this process's ``<product-config zodbtasks>``."""
-    return policy(
-        zope.app.appsetup.product.getProductConfiguration('zodbtasks') or {})
+    return policy(product_config())
 
 
 def id_bound(when):

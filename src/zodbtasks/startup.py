@@ -25,13 +25,13 @@ that task services added from then on are stored in (see
 """
 import logging
 
-import zope.app.appsetup.product
 from ZODB.POSException import POSError
 from zope.component.interfaces import ISite
 
 from zodbtasks import limits
 from zodbtasks import processor
 from zodbtasks.interfaces import ITaskService
+from zodbtasks.productconfig import product_config
 from zodbtasks.transactions import own_connection
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def parse_autostart(text):
 
 
 def _config():
-    return zope.app.appsetup.product.getProductConfiguration(PRODUCT) or {}
+    return product_config()
 
 
 def getAutostartServiceNames():

@@ -56,8 +56,15 @@ def secret(context):
 
 
 def principal_id(request):
+    """The id of the request's principal (a Zope Toolkit request's
+    ``principal``, a Zope request's ``AUTHENTICATED_USER``), or ''."""
     principal = getattr(request, 'principal', None)
-    return getattr(principal, 'id', '') or ''
+    if principal is not None:
+        return getattr(principal, 'id', '') or ''
+    user = request.get('AUTHENTICATED_USER') if hasattr(request, 'get') \
+        else None
+    get_id = getattr(user, 'getId', None)
+    return (get_id() if callable(get_id) else '') or ''
 
 
 def slot_of(now):

@@ -1,0 +1,361 @@
+"""The task service in a real Zope 6 application: added from the ZMI to
+a site, its ZMI tabs, and its jobs running as the user who added them,
+in their site, with a request like theirs."""
+import base64
+import re
+import urllib.parse
+
+import pytest
+import transaction
+
+pytest.importorskip('five.localsitemanager')
+
+import zope.component  # noqa: E402
+import zope.component.hooks  # noqa: E402
+import zope.globalrequest  # noqa: E402
+import zope.interface  # noqa: E402
+from AccessControl import getSecurityManager  # noqa: E402
+from Acquisition import aq_base  # noqa: E402
+from five.localsitemanager import make_objectmanager_site  # noqa: E402
+from OFS.userfolder import UserFolder  # noqa: E402
+from plone.testing import zope as zope_testing  # noqa: E402
+from zExceptions import BadRequest  # noqa: E402
+from zExceptions import Unauthorized  # noqa: E402
+
+import zodbtasks_layer as layer  # noqa: E402
+from zodbtasks.interfaces import COMPLETED  # noqa: E402
+from zodbtasks.interfaces import ERROR  # noqa: E402
+from zodbtasks.interfaces import ITask  # noqa: E402
+from zodbtasks.interfaces import ITaskService  # noqa: E402
+
+TABS = {'@@jobs.html': 'zt-jobs', '@@overview.html': 'zt-overview',
+        '@@groups.html': 'zt-groups', '@@addJob.html': 'zt-cronjob-form',
+        '@@addCronJob.html': 'zt-cronjob-form', '@@workers.html': 'zt-workers'}
+
+
+@zope.interface.implementer(ITask)
+class Probe:
+    """Records what a job sees of Zope while it runs."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, service, jobid, input):
+        user = getSecurityManager().getUser()
+        site = zope.component.hooks.getSite()
+        request = zope.globalrequest.getRequest()
+        self.seen.append({
+            'user': user.getId(),
+            'may_view': bool(getSecurityManager().checkPermission(
+                'View', site)),
+            'may_manage_jobs': bool(getSecurityManager().checkPermission(
+                'zodbtasks: Manage jobs', service)),
+            'site': site.getId(),
+            'site_url': site.absolute_url(),
+            'service_url': service.absolute_url(),
+            'language': request.get('HTTP_ACCEPT_LANGUAGE'),
+            'same_request': request is site.REQUEST,
+            'traversed': self.traverse(site),
+        })
+        return 'ok'
+
+    def traverse(self, site):
+        try:
+            return site.restrictedTraverse('tasks').getId()
+        except Unauthorized:
+            return 'refused'
+
+
+@pytest.fixture(scope='module')
+def zope_layer():
+    with layer.layers_set_up(layer.FUNCTIONAL) as functional:
+        yield functional
+
+
+@pytest.fixture
+def app(zope_layer):
+    with layer.test_set_up(zope_layer):
+        yield zope_layer['app']
+
+
+@pytest.fixture
+def probe(zope_layer):
+    task = Probe()
+    zope.component.provideUtility(task, ITask, name='probe')
+    yield task
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        task, ITask, name='probe')
+
+
+@pytest.fixture
+def site(app):
+    app.manage_addFolder('site1')
+    make_objectmanager_site(app.site1)
+    app.site1._setObject('acl_users', UserFolder())
+    app.site1.acl_users.userFolderAddUser('alice', 'alice-pw', ['Manager'],
+                                          [])
+    app.site1.acl_users.userFolderAddUser('bob', 'bob-pw', ['Member'], [])
+    transaction.commit()
+    return app.site1
+
+
+@pytest.fixture
+def service(app, site):
+    b = browser(app)
+    add_service(b, 'tasks')
+    transaction.begin()
+    return app.site1.tasks
+
+
+def browser(app, user=layer.MANAGER, password=layer.MANAGER_PASSWORD):
+    b = zope_testing.Browser(app)
+    b.handleErrors = False
+    if user:
+        b.addHeader('Authorization', 'Basic ' + base64.b64encode(
+            ('%s:%s' % (user, password)).encode()).decode())
+    return b
+
+
+def add_service(b, id, where='site1'):
+    b.open('http://nohost/%s/manage_addProduct/zodbtasks.zope/'
+           'manage_addTaskServiceForm' % where)
+    b.getControl(name='id').value = id
+    b.getControl(name='submit').click()
+
+
+def add_job(b, input='"x"', url='http://nohost/site1/tasks', task='probe'):
+    b.open(url + '/@@addJob.html')
+    b.getControl(name='task').value = [task]
+    b.getControl(name='input').value = input
+    b.getControl(name='save').click()
+    return int(re.search(r'/(\d+)(/|$)', b.url).group(1))
+
+
+# -- adding a service ---------------------------------------------------------
+
+def test_a_manager_adds_a_task_service_from_the_zmi(app, site):
+    b = browser(app)
+    add_service(b, 'tasks')
+    assert b.url == 'http://nohost/site1/manage_main'
+    assert 'tasks' in b.contents
+    transaction.begin()
+    service = app.site1.tasks
+    assert ITaskService.providedBy(service)
+    assert service.meta_type == 'Task Service'
+    registered = app.site1.getSiteManager().getUtility(ITaskService, 'tasks')
+    assert registered.aq_base is service.aq_base
+    assert aq_base(service.getSiteManager()) \
+        is aq_base(app.site1.getSiteManager())
+    assert service._zope_path == ('', 'site1', 'tasks')
+
+
+def test_a_folder_that_is_not_a_site_is_refused_with_the_reason(app, site):
+    app.manage_addFolder('plain')
+    transaction.commit()
+    b = browser(app)
+    b.open('http://nohost/plain/manage_addProduct/zodbtasks.zope/'
+           'manage_addTaskServiceForm')
+    assert 'This folder is not a site' in b.contents
+    assert 'name="id"' not in b.contents
+    transaction.begin()
+    from zodbtasks.zope.service import manage_addTaskService
+    with pytest.raises(BadRequest) as info:
+        manage_addTaskService(app.plain.manage_addProduct['zodbtasks.zope'],
+                              'tasks')
+    assert '/plain is not a site' in str(info.value)
+    assert 'tasks' not in app.plain.objectIds()
+
+
+def test_adding_needs_a_post_with_the_forms_csrf_token(app, site):
+    b = browser(app)
+    url = ('http://nohost/site1/manage_addProduct/zodbtasks.zope/'
+           'manage_addTaskService')
+    with pytest.raises(BadRequest, match='needs a POST'):
+        b.open(url + '?id=tasks')
+    with pytest.raises(BadRequest, match='CSRF check failed'):
+        b.post(url, 'id=tasks&_csrf_token=1.forged')
+    transaction.begin()
+    assert 'tasks' not in app.site1.objectIds()
+
+
+def test_anonymous_may_not_add_or_see(app, service):
+    b = browser(app, user=None)
+    b.raiseHttpErrors = False
+    b.handleErrors = True
+    b.open('http://nohost/site1/tasks/@@jobs.html')
+    assert b.headers['status'].startswith('401')
+    b.open('http://nohost/site1/manage_addProduct/zodbtasks.zope/'
+           'manage_addTaskServiceForm')
+    assert b.headers['status'].startswith('401')
+
+
+def test_a_member_without_the_permissions_sees_no_tab(app, service):
+    b = browser(app, 'bob', 'bob-pw')
+    b.raiseHttpErrors = False
+    b.handleErrors = True
+    for tab in TABS:
+        b.open('http://nohost/site1/tasks/' + tab)
+        assert b.headers['status'].startswith('401'), tab
+
+
+def test_rename_and_delete_move_the_registration(app, service):
+    zope_testing.login(app['acl_users'], layer.MANAGER)
+    app.site1.manage_renameObject('tasks', 'jobs')
+    transaction.commit()
+    sm = app.site1.getSiteManager()
+    assert sm.queryUtility(ITaskService, 'tasks') is None
+    assert sm.getUtility(ITaskService, 'jobs').aq_base \
+        is app.site1.jobs.aq_base
+    assert app.site1.jobs._zope_path == ('', 'site1', 'jobs')
+    app.site1.manage_delObjects(['jobs'])
+    transaction.commit()
+    assert sm.queryUtility(ITaskService, 'jobs') is None
+
+
+def test_a_pasted_copy_is_registered_under_its_own_id(app, service):
+    zope_testing.login(app['acl_users'], layer.MANAGER)
+    app.manage_addFolder('site2')
+    make_objectmanager_site(app.site2)
+    transaction.commit()
+    cookie = app.site1.manage_copyObjects(['tasks'])
+    app.site2.manage_pasteObjects(cookie)
+    app.site2.manage_pasteObjects(cookie)
+    transaction.commit()
+    sm = app.site2.getSiteManager()
+    assert sm.getUtility(ITaskService, 'tasks').aq_base \
+        is app.site2.tasks.aq_base
+    assert sm.getUtility(ITaskService, 'copy_of_tasks').aq_base \
+        is app.site2.copy_of_tasks.aq_base
+    assert app.site2.copy_of_tasks._zope_path == ('', 'site2',
+                                                  'copy_of_tasks')
+
+
+def test_a_name_registered_for_another_service_is_refused(app, site):
+    from zodbtasks.service import TaskService
+    other = TaskService()
+    app.site1.getSiteManager().registerUtility(other, ITaskService, 'tasks')
+    transaction.commit()
+    b = browser(app)
+    with pytest.raises(BadRequest, match="a task service named 'tasks' is "
+                       "already registered in /site1"):
+        add_service(b, 'tasks')
+    transaction.begin()
+    assert 'tasks' not in app.site1.objectIds()
+
+
+# -- the tabs -----------------------------------------------------------------
+
+def test_every_tab_renders_in_the_zmi_look(app, service):
+    b = browser(app)
+    for tab, marker in TABS.items():
+        b.open('http://nohost/site1/tasks/' + tab)
+        assert 'id="%s"' % marker in b.contents, tab
+        assert 'class="zmi ' in b.contents, tab       # the ZMI's page
+        assert 'class="nav-link active" href="%s"' % tab in b.contents, tab
+    b.open('http://nohost/site1/tasks/manage_workspace')
+    assert b.url.endswith('/tasks/@@jobs.html')
+
+
+def test_a_job_added_in_the_zmi_has_its_page_with_escaped_input(
+        app, service, probe):
+    b = browser(app)
+    jobid = add_job(b, input='"<script>alert(1)</script>"')
+    assert b.url.startswith('http://nohost/site1/tasks/%d' % jobid)
+    assert '<script>alert(1)' not in b.contents
+    assert '&lt;script&gt;alert(1)' in b.contents
+    assert 'class="zmi ' in b.contents
+    b.open('http://nohost/site1/tasks/@@jobs.html')
+    assert 'href="http://nohost/site1/tasks/%d"' % jobid in b.contents
+
+
+def test_an_action_without_the_csrf_token_changes_nothing(
+        app, service, probe):
+    b = browser(app)
+    jobid = add_job(b)
+    b.raiseHttpErrors = False
+    b.post('http://nohost/site1/tasks/%d' % jobid, 'cancel=Cancel')
+    assert b.headers['status'].startswith('403')
+    transaction.begin()
+    assert app.site1.tasks.getStatus(jobid) == 'queued'
+    b.open('http://nohost/site1/tasks/%d' % jobid)
+    b.getControl(name='cancel').click()
+    transaction.begin()
+    assert app.site1.tasks.getStatus(jobid) == 'cancelled'
+
+
+def test_a_missing_job_is_not_found(app, service):
+    b = browser(app)
+    b.raiseHttpErrors = False
+    b.handleErrors = True
+    b.open('http://nohost/site1/tasks/12345')
+    assert b.headers['status'].startswith('404')
+
+
+# -- running as the user who added the job -----------------------------------
+
+VHOST = 'http://nohost/VirtualHostBase/https/example.org:443/site1/' \
+    'VirtualHostRoot'
+
+
+def test_a_job_runs_as_its_user_in_its_site_with_its_virtual_host(
+        app, service, probe):
+    b = browser(app, 'alice', 'alice-pw')
+    b.addHeader('Accept-Language', 'de-DE,de;q=0.9')
+    b.open(VHOST + '/tasks/@@addJob.html')
+    token = b.getControl(name='_csrf_token').value
+    # What the proxy in front of Zope would send for the form's POST to
+    # https://example.org/tasks/@@addJob.html:
+    b.followRedirects = False
+    b.post(VHOST + '/tasks/@@addJob.html', urllib.parse.urlencode({
+        'task': 'probe', 'input': '"x"', 'save': 'Add', '_csrf_token': token}))
+    location = b.headers['Location']
+    assert location.startswith('https://example.org/tasks/')
+    jobid = int(location.split('/')[4])
+    transaction.begin()
+    job = app.site1.tasks.jobs[jobid]
+    assert job.runAs == 'alice'
+    facts = dict(job.runContext)
+    assert facts['userFolder'] == ('', 'site1', 'acl_users')
+    assert facts['site'] == ('', 'site1')
+    assert facts['serverURL'] == 'https://example.org'
+    assert facts['virtualRoot'] == ('', 'site1')
+    assert facts['language'] == 'de-DE,de;q=0.9'
+    assert app.site1.tasks.process() == 1
+    assert app.site1.tasks.getStatus(jobid) == COMPLETED
+    assert probe.seen == [{
+        'user': 'alice', 'may_view': True, 'may_manage_jobs': True,
+        'site': 'site1', 'site_url': 'https://example.org',
+        'service_url': 'https://example.org/tasks',
+        'language': 'de-DE,de;q=0.9', 'same_request': True,
+        'traversed': 'tasks'}]
+    # Nothing of the job's run is left in this thread.
+    assert zope.globalrequest.getRequest() is None
+    assert zope.component.hooks.getSite() is None
+
+
+def test_a_removed_user_ends_the_job_in_error_and_it_never_runs(
+        app, service, probe):
+    b = browser(app, 'alice', 'alice-pw')
+    jobid = add_job(b)
+    transaction.begin()
+    app.site1.acl_users.userFolderDelUsers(['alice'])
+    transaction.commit()
+    app.site1.tasks.process()
+    assert app.site1.tasks.getStatus(jobid) == ERROR
+    assert app.site1.tasks.getError(jobid) == (
+        "user 'alice' no longer exists (in /site1/acl_users)")
+    assert probe.seen == []
+
+
+def test_a_job_added_by_code_without_a_request_runs_in_the_services_site(
+        app, service, probe):
+    jobid = service.add('probe', runAs=None)
+    transaction.commit()
+    service.process()
+    assert service.getStatus(jobid) == COMPLETED
+    seen, = probe.seen
+    assert seen['user'] is None or seen['user'] == 'Anonymous User'
+    assert seen['site'] == 'site1'
+    assert seen['service_url'] == 'http://localhost/site1/tasks'
+    assert seen['traversed'] == 'refused'    # Anonymous may not
+    assert not seen['may_manage_jobs']
