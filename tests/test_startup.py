@@ -6,9 +6,11 @@ import zope.app.appsetup.product
 import zope.component
 import zope.configuration.xmlconfig
 import zope.event
+import zope.interface
 import zope.processlifetime
 
 from ZODB.POSException import POSKeyError
+from zope.component.interfaces import ISite
 from zodbtasks import startup
 from zodbtasks import testing
 from zodbtasks.interfaces import ITaskService
@@ -133,6 +135,7 @@ def test_unloadable_registration_is_skipped_with_warning(caplog):
         def registeredUtilities(self):
             return [Registration()]
 
+    @zope.interface.implementer(ISite)
     class Site:
         def getSiteManager(self):
             return SiteManager()
@@ -231,3 +234,12 @@ def test_find_services_refuses_a_missing_site(root, sites, site):
     root['site1x'] = testing.Folder()  # a folder that is not a site
     with pytest.raises(LookupError, match="no site %r below the root" % site):
         startup.find_services(root, '%s@*' % site)
+
+
+def test_a_root_that_is_not_a_site_is_skipped_by_stars_and_named(caplog):
+    # A Zope application root is not a site unless made one.
+    class Root(dict):
+        pass
+    assert startup.find_services(Root(), '*@*') == []
+    with pytest.raises(LookupError, match='the root folder is not a site'):
+        startup.find_services(Root(), '@jobs')

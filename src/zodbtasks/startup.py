@@ -167,9 +167,15 @@ def find_services(root, directive):
 def _sites(root, site_name):
     """``[(site name, site)]`` for the site part of a directive."""
     if site_name in ('', '*'):
-        return [('', root)] + ([] if site_name == '' else [
-            (name, obj) for name, obj in root.items()
-            if ISite.providedBy(obj)])
+        # A Zope application root is not a site unless made one.
+        own = [('', root)] if ISite.providedBy(root) else []
+        if site_name == '':
+            if not own:
+                raise LookupError('the root folder is not a site (it has '
+                                  'no component registry of its own)')
+            return own
+        return own + [(name, obj) for name, obj in root.items()
+                      if ISite.providedBy(obj)]
     site = root.get(site_name)
     if site is None or not ISite.providedBy(site):
         raise LookupError('no site %r below the root folder (or it is not a '

@@ -5,6 +5,7 @@ import base64
 import re
 import urllib.parse
 
+import persistent
 import pytest
 import transaction
 
@@ -359,3 +360,89 @@ def test_a_job_added_by_code_without_a_request_runs_in_the_services_site(
     assert seen['service_url'] == 'http://localhost/site1/tasks'
     assert seen['traversed'] == 'refused'    # Anonymous may not
     assert not seen['may_manage_jobs']
+
+
+# -- autostart and processor threads -------------------------------------------
+
+@pytest.fixture
+def product_config():
+    import App.config
+    config = App.config.getConfiguration()
+    before = getattr(config, 'product_config', None)
+    config.product_config = dict(before or {})
+    yield config.product_config
+    config.product_config = before
+
+
+def wait_for(condition, timeout=30.0):
+    import threading
+    event = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        transaction.begin()
+        if condition():
+            return True
+        event.wait(0.05)
+    return False
+
+
+@pytest.mark.parametrize('directive', ['site1@tasks', 'site1@*', '*@*',
+                                       '*@tasks'])
+def test_autostart_runs_the_jobs_as_their_user_in_a_processor_thread(
+        app, service, probe, product_config, zope_layer, directive):
+    from zope.processlifetime import DatabaseOpenedWithRoot
+    from zodbtasks import processor
+    from zodbtasks import startup
+    product_config['zodbtasks'] = {'autostart': directive}
+    startup.bootStrapSubscriber(DatabaseOpenedWithRoot(zope_layer['zodbDB']))
+    try:
+        transaction.begin()
+        assert app.site1.tasks.isProcessing()
+        b = browser(app, 'alice', 'alice-pw')
+        jobid = add_job(b)
+        assert wait_for(
+            lambda: app.site1.tasks.getStatus(jobid) == COMPLETED)
+        assert [seen['user'] for seen in probe.seen] == ['alice']
+        assert probe.seen[0]['service_url'] == 'http://nohost/site1/tasks'
+    finally:
+        processor.stop_all()
+
+
+def test_processors_off_starts_nothing(app, service, product_config,
+                                       zope_layer):
+    from zope.processlifetime import DatabaseOpenedWithRoot
+    from zodbtasks import startup
+    product_config['zodbtasks'] = {'autostart': '*@*', 'processors': 'off'}
+    startup.bootStrapSubscriber(DatabaseOpenedWithRoot(zope_layer['zodbDB']))
+    transaction.begin()
+    assert not app.site1.tasks.isProcessing()
+
+
+def test_a_root_service_directive_says_the_root_is_not_a_site(
+        app, service, product_config, zope_layer, caplog):
+    from zope.processlifetime import DatabaseOpenedWithRoot
+    from zodbtasks import startup
+    product_config['zodbtasks'] = {'autostart': '@tasks'}
+    startup.bootStrapSubscriber(DatabaseOpenedWithRoot(zope_layer['zodbDB']))
+    transaction.begin()
+    assert not app.site1.tasks.isProcessing()
+    assert 'the root folder is not a site' in caplog.text
+
+
+@zope.interface.implementer(ITask)
+class LocalTask(persistent.Persistent):
+    """A task stored in a site's own component registry."""
+
+    def __call__(self, service, jobid, input):
+        return 'local %s in %s' % (input, service.getSite().getId())
+
+
+def test_a_task_of_the_sites_own_registry_runs(app, service):
+    app.site1.getSiteManager().registerUtility(LocalTask(), ITask,
+                                               'local-only')
+    transaction.commit()
+    assert 'local-only' in service.getAvailableTasks()
+    jobid = service.add('local-only', 'hello', runAs=None)
+    transaction.commit()
+    service.process()
+    assert service.getStatus(jobid) == COMPLETED
+    assert service.getResult(jobid) == 'local hello in site1'

@@ -20,11 +20,15 @@ once.
 When the ZEO server of zope.conf cannot be reached at start (after the
 client's wait), it prints one line naming the server's address and the
 zope.conf, and exits with 2.
+
+The zope.conf of a Zope 6 instance (with ``<zodb_db>`` sections) is
+served by ``zodbtasks.zope.worker`` instead.
 """
 import argparse
 import logging
 import os
 import random
+import re
 import sys
 import time
 
@@ -264,8 +268,24 @@ def work(db, directives, threads):
         return 0
 
 
+#: A section that only a Zope 6 instance's zope.conf has.
+ZOPE_DATABASE = re.compile(r'^\s*<zodb_db[\s>]', re.MULTILINE)
+
+
+def is_zope_config(path):
+    """Whether ``path`` is the zope.conf of a Zope 6 instance."""
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            return ZOPE_DATABASE.search(f.read()) is not None
+    except OSError:
+        return False
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if is_zope_config(args.config):
+        from zodbtasks.zope import worker as zope_worker
+        return zope_worker.main(args)
     try:
         options = read_config(args.config)
         directives, threads = worker_settings(

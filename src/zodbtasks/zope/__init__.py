@@ -3,10 +3,8 @@
 ZMI tabs of ``zodbtasks.browser``, whose jobs run as the user who added
 them, in their site, with a request like theirs.
 
-Load it with ``<include package="zodbtasks.zope" />`` (in a Zope
-instance's ``etc/site.zcml``, or through ``z3c.autoinclude``, whose
-``z3c.autoinclude.plugin`` entry point this package declares for
-Plone).  See docs/zope.rst.
+Load it with ``<include package="zodbtasks.zope" />`` in a Zope
+instance's ``etc/site.zcml``.  See docs/zope.rst.
 """
 
 

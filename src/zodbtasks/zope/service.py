@@ -65,7 +65,7 @@ class ZopeTaskService(TaskService, SimpleItem):
         self.title = title
 
     # The object's name is its id (OFS), not zope.container's attribute.
-    __name__ = ComputedAttribute(lambda self: self.id, 1)
+    __name__ = ComputedAttribute(lambda self: self.id)
 
     def __bool__(self):
         return True  # an empty service is still there (len() is 0)
