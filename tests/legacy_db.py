@@ -109,6 +109,17 @@ def build(db, kind='lovely'):
     return facts
 
 
+def build_in(directory, kind='lovely'):
+    """``build`` in a new database in ``directory`` (Data.fs), closed
+    afterwards."""
+    db = testing.create_database(directory)
+    try:
+        with legacy_importable():
+            return build(db, kind)
+    finally:
+        db.close()
+
+
 def _fill(service):
     ids = {}
     now = NOW
