@@ -174,10 +174,10 @@ def leftover_registrations(site_manager):
         legacy = [interface for interface in named
                   if interface is not None and is_legacy_interface(interface)]
         for interface in legacy:
-            left.append('%s %r for %s' % (
+            left.append('%s %r for %s.%s' % (
                 type(registration).__name__.replace('Registration', '')
                 .lower() or 'registration', registration.name,
-                class_path(interface)))
+                interface.__module__, interface.__name__))
     return left
 
 
