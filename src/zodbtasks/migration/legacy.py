@@ -96,7 +96,7 @@ def service_kind(service):
     return SERVICE_CLASSES.get(class_path(service))
 
 
-# -- the stand-in interfaces ---------------------------------------------------
+# -- the stand-in interfaces --------------------------------------------------
 
 def _imports(name):
     try:
@@ -141,7 +141,7 @@ def legacy_interfaces():
             sys.modules.pop(module_name, None)
 
 
-# -- finding services ------------------------------------------------------------
+# -- finding services ---------------------------------------------------------
 
 def legacy_registrations(site_manager):
     """``[(name, provided, service)]``: the utilities of ``site_manager``
@@ -196,7 +196,7 @@ def load_site_manager(site, label):
     return site_manager
 
 
-# -- values ------------------------------------------------------------------------
+# -- values -------------------------------------------------------------------
 
 def time_zone(name):
     """The tzinfo for naive legacy times: ``name`` (an IANA zone), or

@@ -25,6 +25,7 @@ from zodbtasks.migration.legacy import MigrationError
 from zodbtasks.migration.legacy import state_of
 from zodbtasks.migration.placing import insert_job
 from zodbtasks.migration.record import PHASES
+from zodbtasks.migration.record import ROOT_KEY
 from zodbtasks.migration.record import Migration
 from zodbtasks.migration.record import records
 from zodbtasks.service import TaskService
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 #: Legacy entries (jobs, or places in a queue or the schedule) one
 #: transaction copies.
 BATCH_SIZE = 1000
+#: Jobs a survey reads between two garbage collections of the cache.
+GC_EVERY = 10000
 #: Problems a survey lists per service before it stops looking.
 MAX_PROBLEMS = 20
 #: Why an entry is not copied.
@@ -81,7 +84,7 @@ def site_of(root, site_name):
     return root if site_name == '' else root[site_name]
 
 
-# -- the survey (dry run) ----------------------------------------------------------
+# -- the survey (dry run) -----------------------------------------------------
 
 class Survey:
     """What migrating one service would do: ``legacy_counts`` (legacy
@@ -120,6 +123,9 @@ def survey(found, tz=None, now=None, skip=()):
         for _, job, found_in, at in entries.walk(state, phase, None):
             if len(result.problems) >= MAX_PROBLEMS:
                 return result
+            if len(seen) % GC_EVERY == GC_EVERY - 1 \
+                    and service._p_jar is not None:
+                service._p_jar.cacheGC()  # a read: every job is a ghost again
             job_state = _classify(jobs, job, found_in, seen, skip)
             if isinstance(job_state, LeftOut):
                 result.left_out.append(job_state)
@@ -166,7 +172,7 @@ def _classify(jobs, job, found_in, done, skip):
     return state
 
 
-# -- the migration ---------------------------------------------------------------
+# -- the migration ------------------------------------------------------------
 
 def run(connection, tm, found, tz=None, batch_size=BATCH_SIZE, skip=(),
         progress=None):
@@ -193,8 +199,12 @@ def run(connection, tm, found, tz=None, batch_size=BATCH_SIZE, skip=(),
 def _start(connection, found):
     tree = records(connection, create=True)
     record = tree.get(found.label)
-    if record is not None and record.legacy is found.service \
-            and not record.done:
+    if record is not None and record.done:
+        raise MigrationError(
+            '%s: migrated before, and a legacy service is registered there '
+            'again: delete root[%r][%r] (it keeps the first old service) to '
+            'migrate this one' % (found.label, ROOT_KEY, found.label))
+    if record is not None and record.legacy is found.service:
         return record
     service = TaskService()
     wait = (state_of(found.service).get('processorArguments') or {}).get(
