@@ -27,7 +27,10 @@ default ``*@*``, every task service of the root folder and its sites):
     status, priority and worker (see ``zodbtasks.app.opsactivities``);
 ``groups [--limit 20]``, ``clean-group GID``
     the groups, newest first, with their progress and callback, and
-    cleaning a finished one (see ``zodbtasks.app.opsgroups``).
+    cleaning a finished one (see ``zodbtasks.app.opsgroups``);
+``migrate [--dry-run]``
+    replace lovely.remotetask and z3c.taskqueue services by zodbtasks
+    ones (see ``zodbtasks.app.opsmigrate`` and docs/migrating.rst).
 
 It opens the databases of zope.conf's ``<zodb>`` sections directly (ZConfig
 and ZODB.config; the first is the main one, the others may hold task
@@ -46,6 +49,7 @@ import time
 from zodbtasks import clock
 from zodbtasks.app import opsactivities
 from zodbtasks.app import opsgroups
+from zodbtasks.app import opsmigrate
 from zodbtasks.app.output import first_line
 from zodbtasks.app.output import format_age
 from zodbtasks.app.output import format_table
@@ -353,6 +357,10 @@ COMMANDS = {
     'clean-group': Command(
         opsgroups.clean_group, "remove a finished group's members and "
         'callback, then the group', opsgroups.clean_group_arguments),
+    'migrate': Command(
+        opsmigrate.migrate, 'replace lovely.remotetask and z3c.taskqueue '
+        'services by zodbtasks ones (--dry-run: show what would change)',
+        opsmigrate.migrate_arguments),
 }
 
 
