@@ -167,6 +167,14 @@ def test_the_worker_runs_a_zope_instances_jobs_as_their_user(
         assert {r['service_url'] for r in results} \
             == {'http://nohost/site1/tasks'}
         assert worker.poll() is None
+        # The operator command reads the same Zope instance's zope.conf.
+        shown = subprocess.run(
+            [sys.executable, '-m', 'zodbtasks.app.ops', 'workers',
+             '--config', conf, '--service', 'site1@tasks'],
+            capture_output=True, text=True, env=environ(instance),
+            timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        assert 'site1@tasks' in shown.stdout and 'alive' in shown.stdout
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(DEADLINE) == 0
         assert 'zodbtasks worker stopped' in open(log.name).read()

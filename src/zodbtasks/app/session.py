@@ -18,7 +18,10 @@ def open_database(config):
     sections: a multi-database as zope.app.appsetup makes it (a task
     service may live in one of them, see ``zodbtasks.databases``).  Close
     them with ``close_databases``.  OpsError when one cannot be opened
-    (those opened before it are closed)."""
+    (those opened before it are closed).  The zope.conf of a Zope 6
+    instance (``<zodb_db>`` sections) is read with Zope's schema."""
+    if worker.is_zope_config(config):
+        return _open_zope(config)
     try:
         options = worker.read_config(config)
     except worker.ConfigError as exc:
@@ -38,9 +41,34 @@ def open_database(config):
     return opened[options.databases[0].name or '']
 
 
-def _open(config, options, factory):
+def _open_zope(config):
+    """The main database of a Zope instance's zope.conf, with the others
+    it mounts (a multi-database as Zope makes it)."""
     try:
-        return factory.open()
+        import ZConfig
+        from Zope2.Startup.options import ZopeWSGIOptions
+    except ImportError:
+        raise OpsError('%s is the zope.conf of a Zope instance, and Zope is '
+                       'not installed for this Python' % config) from None
+    try:
+        dbtab = ZopeWSGIOptions(configfile=config)().configroot.dbtab
+    except (OSError, ZConfig.ConfigurationError) as exc:
+        raise OpsError('cannot read %s: %s' % (config, exc)) from exc
+    main = dbtab.getName('/')
+    try:
+        for name in dbtab.listDatabaseNames():
+            _open(config, None, dbtab, name)
+    except BaseException:
+        for db in dbtab.databases.values():
+            db.close()
+        raise
+    return dbtab.databases[main]
+
+
+def _open(config, options, factory, name=None):
+    try:
+        return factory.open() if name is None \
+            else factory.getDatabase(name=name)
     except zc.lockfile.LockError as exc:
         raise OpsError(
             'the FileStorage of %s is locked (%s): a zodbtasks-server or '
@@ -49,6 +77,9 @@ def _open(config, options, factory):
             'zope.conf: see docs/deployment.rst); on an embedded '
             'FileStorage, stop the server first.' % (config, exc)) from exc
     except worker.ClientDisconnected as exc:
+        if options is None:
+            raise OpsError('cannot reach the ZEO server of %s (%s)'
+                           % (config, exc)) from exc
         raise OpsError(worker.unreachable_message(config, options,
                                                   exc)) from exc
 
