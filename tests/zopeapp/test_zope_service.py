@@ -446,3 +446,19 @@ def test_a_task_of_the_sites_own_registry_runs(app, service):
     service.process()
     assert service.getStatus(jobid) == COMPLETED
     assert service.getResult(jobid) == 'local hello in site1'
+
+
+def test_a_users_jobs_carry_their_owner_tag(app, service, probe):
+    from zodbtasks.zope.service import owner_tag
+    b = browser(app, 'alice', 'alice-pw')
+    jobid = add_job(b)
+    transaction.begin()
+    tag = owner_tag('alice', service.jobs[jobid].runContext)
+    assert tag == 'by:alice@/site1/acl_users'
+    assert tag in service.jobs[jobid].tags
+    total, jobs = service.queryJobs(tag=tag)
+    assert total == 1 and jobs[0].id == jobid
+    assert owner_tag('x' * 300).startswith('by:x') \
+        and len(owner_tag('x' * 300)) == 200
+    system = service.add('probe', runAs=None, tag='mine')
+    assert service.jobs[system].tags == ('mine',)

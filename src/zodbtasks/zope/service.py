@@ -26,6 +26,9 @@ from zope.component.interfaces import ISite
 import zope.interface
 
 from zodbtasks import processor
+from zodbtasks.identity import Identity
+from zodbtasks.interfaces import CURRENT_PRINCIPAL
+from zodbtasks.options import MAX_TAG
 from zodbtasks.browser import csrf
 from zodbtasks.interfaces import ITaskService
 from zodbtasks.service import TaskService
@@ -95,6 +98,20 @@ class ZopeTaskService(TaskService, SimpleItem):
                 return found
         return aq_base(self).__of__(app)
 
+    # -- adding jobs ----------------------------------------------------------
+
+    def add(self, task, input=None, startLater=False, *, tag=(),
+            runAs=CURRENT_PRINCIPAL, **options):
+        """See ITaskService.  A job that runs as a user also gets the tag
+        ``owner_tag(...)`` of that user, by which "my jobs" are found
+        (the Plone viewlet, ``@jobs``) and the Jobs tab filters."""
+        principal, context = self.captureIdentity(runAs)
+        if principal is not None:
+            tag = (tag,) if isinstance(tag, str) else tuple(tag or ())
+            tag += (owner_tag(principal, context),)
+        return super().add(task, input, startLater, tag=tag,
+                           runAs=Identity(principal, context), **options)
+
     # -- IJobEnvironment -------------------------------------------------------
 
     def captureIdentity(self, runAs):
@@ -107,6 +124,17 @@ class ZopeTaskService(TaskService, SimpleItem):
 
 
 InitializeClass(ZopeTaskService)
+
+
+def owner_tag(userid, context=None):
+    """The tag of the jobs of the user ``userid`` of the user folder that
+    ``context`` (a job's runContext) names: ``by:alice@/Plone/acl_users``
+    (``by:alice`` without a recorded user folder)."""
+    folder = dict(context or ()).get('userFolder')
+    tag = 'by:%s' % userid
+    if folder:
+        tag += '@' + '/'.join(folder)
+    return tag[:MAX_TAG]
 
 
 def site_of(container):
