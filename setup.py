@@ -90,5 +90,10 @@ setup(
             'zodbtasks-worker = zodbtasks.app.worker:main',
             'zodbtasks = zodbtasks.app.ops:main',
         ],
+        # Plone 6 loads the ZCML of zodbtasks.plone by itself.
+        'plone.autoinclude.plugin': [
+            'target = plone',
+            'module = zodbtasks.plone',
+        ],
     },
 )

@@ -1,11 +1,10 @@
 """A Zope 6 application with zodbtasks.zope loaded (plone.testing's
-Zope layers), for the tests of the Zope product; ``layer_fixture``
-sets a layer and its bases up once and takes them down at the end."""
-import contextlib
-
-import transaction
+Zope layers), for the tests of the Zope product (set up with
+``layer_support``)."""
 from plone.testing import Layer
 from plone.testing import zope as zope_testing
+
+import layer_support
 
 MANAGER, MANAGER_PASSWORD = 'manager', 'secret-manager'
 
@@ -43,37 +42,5 @@ FUNCTIONAL = zope_testing.FunctionalTesting(bases=(ZODBTASKS_ZOPE,),
                                             name='zodbtasks:Functional')
 
 
-def _setup_order(layer, seen):
-    for base in layer.__bases__:
-        _setup_order(base, seen)
-    if layer not in seen:
-        seen.append(layer)
-    return seen
-
-
-@contextlib.contextmanager
-def layers_set_up(layer):
-    """Set ``layer`` and its bases up (bases first); yield; tear down."""
-    done = []
-    try:
-        for each in _setup_order(layer, []):
-            each.setUp()
-            done.append(each)
-        yield layer
-    finally:
-        for each in reversed(done):
-            each.tearDown()
-
-
-@contextlib.contextmanager
-def test_set_up(layer):
-    """Run the per-test set-up of ``layer`` and its bases."""
-    order = _setup_order(layer, [])
-    for each in order:
-        each.testSetUp()
-    try:
-        yield layer
-    finally:
-        transaction.abort()
-        for each in reversed(order):
-            each.testTearDown()
+layers_set_up = layer_support.layers_set_up
+test_set_up = layer_support.test_set_up

@@ -1,0 +1,105 @@
+"""An example that shows why jobs that run as their user matter:
+publishing a folder and everything in it in the background.
+
+The "Publish in the background" action (the Actions menu of a folder)
+asks for confirmation, then adds one job (``zodbtasks.publish``) as the
+user who clicked.  That job finds the folder's contents in the catalog
+and adds one job per ``BATCH`` items (``zodbtasks.publish-batch``), each
+running as the same user: its items are published in its own
+transaction, with the user's permissions (what they may not publish is
+skipped and listed in the job's result), reporting its progress to the
+"my jobs" viewlet.  The folder page reloads when the first job is done
+(``data-zodbtasks-reload-on``).
+"""
+from plone import api
+from plone.protect import CheckAuthenticator
+from Products.CMFCore.WorkflowCore import WorkflowException
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from zExceptions import BadRequest
+from zope.interface import implementer
+
+from zodbtasks.identity import Identity
+from zodbtasks.interfaces import ITask
+from zodbtasks.plone.views import site_service
+from zodbtasks.task import reportProgress
+
+#: Items published per job (one transaction each).
+BATCH = 50
+TRANSITIONS = ('publish',)
+
+
+@implementer(ITask)
+class PublishFolder:
+    """Plan: one ``zodbtasks.publish-batch`` job per BATCH items."""
+
+    def __call__(self, service, jobid, input):
+        folder = api.content.get(path=input['path'])
+        if folder is None:
+            raise LookupError('no folder %s (or you may not see it)'
+                              % input['path'])
+        brains = api.content.find(context=folder, sort_on='path',
+                                  review_state='private')
+        paths = [brain.getPath() for brain in brains]
+        job = service.jobs[jobid]
+        identity = Identity(job.runAs, job.runContext)
+        batches = []
+        for start in range(0, len(paths), BATCH):
+            batches.append(service.add(
+                'zodbtasks.publish-batch',
+                {'paths': paths[start:start + BATCH],
+                 'transition': input['transition']},
+                runAs=identity, tag='publish:' + input['path']))
+        return {'items': len(paths), 'jobs': batches}
+
+
+@implementer(ITask)
+class PublishBatch:
+    """Publish the items of one batch, as the job's user."""
+
+    def __call__(self, service, jobid, input):
+        paths, done, skipped = input['paths'], [], []
+        for number, path in enumerate(paths, 1):
+            obj = api.content.get(path=path)
+            try:
+                if obj is None:
+                    raise WorkflowException('not found or not allowed')
+                api.content.transition(obj, transition=input['transition'])
+                done.append(path)
+            except (WorkflowException, api.exc.InvalidParameterError) as exc:
+                skipped.append('%s: %s' % (path, exc))
+            reportProgress(service, jobid, number / len(paths),
+                           '%d of %d items' % (number, len(paths)))
+        return {'published': len(done), 'skipped': skipped}
+
+
+class PublishContents(BrowserView):
+    """@@zodbtasks-publish-contents of a folder: a confirmation form;
+    its POST adds the publishing job and goes back to the folder."""
+
+    template = ViewPageTemplateFile('templates/publish.pt')
+
+    def __call__(self):
+        if self.request.method == 'POST':
+            CheckAuthenticator(self.request)
+            transition = self.request.form.get('transition', 'publish')
+            if transition not in TRANSITIONS:
+                raise BadRequest('transition: expected one of %s'
+                                 % ', '.join(TRANSITIONS))
+            service = site_service()
+            path = '/'.join(self.context.getPhysicalPath())
+            jobid = service.add('zodbtasks.publish',
+                                {'path': path, 'transition': transition},
+                                tag='publish:' + path)
+            api.portal.show_message(
+                'Publishing %s in the background: the page reloads when it '
+                'is planned; "Your background jobs" shows the progress.'
+                % self.context.Title(), self.request)
+            self.request.response.redirect('%s?zodbtasks_job=%d' % (
+                self.context.absolute_url(), jobid))
+            return ''
+        return self.template()
+
+    def count(self):
+        return len(api.content.find(context=self.context,
+                                    review_state='private'))
