@@ -344,6 +344,43 @@ def test_publishing_a_folder_in_the_background_as_the_user(portal):
     total, jobs = portal.tasks.queryJobs(task='zodbtasks.publish-batch')
     assert total == 1 and jobs[0].runAs == TEST_USER_ID
     assert jobs[0].output == {'published': 4, 'skipped': []}
+    total, reports = portal.tasks.queryJobs(task='zodbtasks.publish-report')
+    assert total == 1 and reports[0].output == {'published': 4}
+    assert reports[0].runAs == TEST_USER_ID
+
+
+def test_items_the_user_may_not_publish_make_the_report_fail(portal):
+    api.portal.get_tool('portal_workflow').setDefaultChain(
+        'simple_publication_workflow')
+    setRoles(portal, TEST_USER_ID, ['Manager'])
+    login(portal, 'test-user')
+    folder = api.content.create(portal, 'Folder', 'docs', title='Docs')
+    api.content.create(folder, 'Document', 'mine')
+    hidden = api.content.create(folder, 'Document', 'hidden')
+    hidden.__ac_local_roles_block__ = True
+    hidden.reindexObjectSecurity()
+    api.user.grant_roles(username='test-user', obj=folder,
+                         roles=['Reviewer', 'Editor'])
+    setRoles(portal, TEST_USER_ID, ['Member'])
+    planner = portal.tasks.add('zodbtasks.publish', {
+        'path': '/'.join(folder.getPhysicalPath()), 'transition': 'publish'})
+    zope_testing.logout()
+    transaction.commit()
+    while portal.tasks.process():
+        transaction.begin()
+    transaction.begin()
+    # The planner and the batch ran as the user: the folder and 'mine'
+    # are published; 'hidden' (theirs, so they see it, but without the
+    # folder's Reviewer role) is not.
+    assert portal.tasks.getResult(planner)['items'] == 3
+    _, reports = portal.tasks.queryJobs(task='zodbtasks.publish-report')
+    assert reports[0].status == ERROR
+    assert reports[0].error.startswith(
+        "1 items of /plone/docs were not published: /plone/docs/hidden: "
+        "Invalid transition 'publish'")
+    workflow = portal.portal_workflow
+    assert workflow.getStatusOf('simple_publication_workflow',
+                                folder.mine)['review_state'] == 'published'
 
 
 def test_a_batch_runs_with_its_users_permissions_only(portal):
