@@ -90,6 +90,7 @@ if 'Plone' not in app.objectIds():
     site = addPloneSite(app, 'Plone', title='zodbtasks demo',
                         setup_content=False,
                         extension_ids=['plone.app.contenttypes:default',
+                                       'plonetheme.barceloneta:default',
                                        'plone.restapi:default',
                                        'zodbtasks:plone'])
     setSite(site)
@@ -108,6 +109,8 @@ if 'Plone' not in app.objectIds():
     restricted = api.content.create(folder, 'Document', 'restricted',
                                     title='Not yours to publish')
     restricted.__ac_local_roles_block__ = True
+    api.user.grant_roles(username='member', obj=restricted,
+                         roles=['Reader'])
     restricted.reindexObjectSecurity()
     transaction.commit()
     print('made the Plone site Plone with the zodbtasks add-on')
