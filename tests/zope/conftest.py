@@ -30,14 +30,19 @@ import importlib.util
 
 import pytest
 
-MISSING = None
-for _name in ('Zope2', 'plone.testing'):
-    if importlib.util.find_spec(_name.split('.')[0]) is None \
-            or importlib.util.find_spec(_name) is None:
-        MISSING = (
-            '%s is not installed: `make venv` installs Zope and plone.testing'
-            ' (constraints/plone-6.2.in)' % _name)
-        break
+def _missing(*names):
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            return ('%s is not installed: `make venv` installs Zope and'
+                    ' plone.testing (constraints/plone-6.2.in)' % name)
+    return None
+
+
+MISSING = _missing('Zope2', 'OFS', 'plone.testing')
 
 if MISSING:
     class _Skipped(pytest.Module):
