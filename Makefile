@@ -2,17 +2,25 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+# One venv for everything: zodbtasks[test,app] and Zope 6.3 + Plone 6.2.2
+# (constraints/plone-6.2.in), every version pinned by the constraints file
+# (docs/zope-plone-testing.rst says how it is made).
+CONSTRAINTS := constraints/plone-6.2.txt
+ZOPE_PLONE := constraints/plone-6.2.in
+STAMP := $(VENV)/.installed-$(shell cat setup.py $(CONSTRAINTS) $(ZOPE_PLONE) \
+	| cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-zeo bench-relstorage bench-grouping bench-ui \
-	venv system-deps clean
+.PHONY: run test test-ztk test-zope test-plone bench bench-zeo \
+	bench-relstorage bench-grouping bench-ui venv system-deps constraints \
+	clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python setup.py
-	$(BIN)/python -m pip install -q -e '.[test,app]'
+$(STAMP): $(BIN)/python setup.py $(CONSTRAINTS) $(ZOPE_PLONE)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[test,app]' \
+	  -r $(ZOPE_PLONE)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -49,8 +57,32 @@ system-deps:
 	  echo 'Install postgresql (initdb, pg_ctl) for the RelStorage tests.'; \
 	fi
 
+# Three pytest processes: importing Products.CMFPlone patches
+# zope.traversing (`/@@/` resources of the ZTK server then give 404), and
+# a Zope product is tested without Plone's patches, so the Zope Toolkit
+# suite, tests/zope and tests/plone each run in a process of their own
+# (setup.cfg keeps tests/zope and tests/plone out of a bare `pytest`).
+# All three run; `make test` fails if any of them failed.
 test: venv system-deps
+	@status=0; \
+	$(BIN)/python -m pytest || status=1; \
+	$(BIN)/python -m pytest tests/zope || status=1; \
+	$(BIN)/python -m pytest tests/plone || status=1; \
+	exit $$status
+
+test-ztk: venv system-deps
 	$(BIN)/python -m pytest
+
+test-zope: venv
+	$(BIN)/python -m pytest tests/zope
+
+test-plone: venv
+	$(BIN)/python -m pytest tests/plone
+
+# Re-pin: a fresh throwaway venv from setup.py and $(ZOPE_PLONE) without
+# pins, frozen into $(CONSTRAINTS); then `make test` and commit both.
+constraints:
+	PYTHON=$(PYTHON) bash constraints/regenerate.sh
 
 bench: venv
 	$(BIN)/python bench/bench_core.py

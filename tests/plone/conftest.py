@@ -1,0 +1,117 @@
+"""A real Plone 6 site for the tests of the Plone add-on.
+
+plone.app.testing's PLONE_FIXTURE (Zope started, Plone's ZCML loaded, a
+site `plone` made from the default profile: Products.CMFPlone, no Volto
+distribution) is set up once per pytest process; PLONE_FUNCTIONAL_TESTING
+gives each test the site in a DemoStorage stacked on it, so a test may
+commit and what it commits is gone after it.  Browsers go through Zope's
+WSGI publisher.
+
+Fixtures:
+  plone_layer       (session) the set-up layer
+  portal            the Plone site (zope.component's site is set to it, so
+                    plone.api works), in a transaction of the test's; commit
+                    to show changes to browsers
+  app               the Zope application root above it
+  http_request      the test's request (plone.app.testing's)
+  anonymous_browser a zope.testbrowser Browser without credentials; it
+                    does not raise on HTTP errors (read .headers['status'])
+  manager_browser   authenticated (Basic) as the site owner (SITE_OWNER_NAME,
+                    Manager in the root acl_users); raises on HTTP errors
+  member_browser    authenticated as the test user (TEST_USER_NAME, Member
+                    of the site); raises on HTTP errors
+
+Run these tests in their own process: `pytest tests/plone` (setup.cfg keeps
+them out of a bare `pytest`; docs/zope-plone-testing.rst says why).  This
+directory has no __init__.py on purpose: tests/ is on sys.path, so a
+package here would be `plone` itself, and its modules are portions of the
+`plone` namespace package: name none of them like a plone.* package
+(testing.py, api.py, ...).
+"""
+import importlib.util
+
+import pytest
+
+
+def _missing(*names):
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            return ('%s is not installed: `make venv` installs Plone'
+                    ' (constraints/plone-6.2.in)' % name)
+    return None
+
+
+MISSING = _missing('Products.CMFPlone', 'plone.app.testing', 'plone.api')
+
+if MISSING:
+    class _Skipped(pytest.Module):
+        def collect(self):
+            pytest.skip(MISSING)
+
+    def pytest_pycollect_makemodule(module_path, parent):
+        """Report each test module here as skipped, with the reason,
+        instead of an ImportError."""
+        return _Skipped.from_parent(parent, path=module_path)
+
+else:
+    from plone.app.testing import PLONE_FUNCTIONAL_TESTING
+    from plone.app.testing import SITE_OWNER_NAME
+    from plone.app.testing import SITE_OWNER_PASSWORD
+    from plone.app.testing import TEST_USER_NAME
+    from plone.app.testing import TEST_USER_PASSWORD
+    from plone.testing import zope as zope_testing
+
+    from layer_helpers import layer_set_up
+    from layer_helpers import layer_test
+
+    @pytest.fixture(autouse=True)
+    def component_registry():
+        """tests/conftest.py's fixture would reset the global component
+        registry that the layer loaded Plone's ZCML into."""
+        yield
+
+    @pytest.fixture(scope='session')
+    def plone_layer():
+        with layer_set_up(PLONE_FUNCTIONAL_TESTING) as layer:
+            yield layer
+
+    @pytest.fixture
+    def _plone_test(plone_layer):
+        with layer_test(plone_layer) as layer:
+            yield layer
+
+    @pytest.fixture
+    def portal(_plone_test):
+        return _plone_test['portal']
+
+    @pytest.fixture
+    def app(_plone_test):
+        return _plone_test['app']
+
+    @pytest.fixture
+    def http_request(_plone_test):
+        return _plone_test['request']
+
+    def _browser(app, credentials=None):
+        browser = zope_testing.Browser(app)
+        if credentials:
+            browser.addHeader('Authorization', 'Basic %s:%s' % credentials)
+        return browser
+
+    @pytest.fixture
+    def anonymous_browser(app):
+        browser = _browser(app)
+        browser.raiseHttpErrors = False
+        return browser
+
+    @pytest.fixture
+    def manager_browser(app):
+        return _browser(app, (SITE_OWNER_NAME, SITE_OWNER_PASSWORD))
+
+    @pytest.fixture
+    def member_browser(app):
+        return _browser(app, (TEST_USER_NAME, TEST_USER_PASSWORD))

@@ -1,0 +1,112 @@
+"""A real Zope 6 application for the tests of the Zope product.
+
+plone.testing's STARTUP layer starts Zope (Zope2.App.startup, the ZCML of
+Products.Five and Zope's own products) on a DemoStorage, once per pytest
+process; each test gets the application root in a DemoStorage stacked on
+it (plone.testing.zope.FunctionalTesting), so a test may commit and what
+it commits is gone after it.  Browsers go through Zope's WSGI publisher
+(ZPublisher.WSGIPublisher), as a WSGI server's requests do.
+
+Fixtures:
+  zope_layer        (session) the set-up layer; its resources: zodbDB, host
+  app               the application root (OFS.Application), in a
+                    transaction of the test's; commit to show changes to
+                    browsers
+  anonymous_browser a zope.testbrowser Browser without credentials; it
+                    does not raise on HTTP errors (read .headers['status'])
+  manager_browser   a Browser authenticated (Basic) as MANAGER, a user
+                    with the Manager role in the root acl_users; it raises
+                    on HTTP errors (urllib.error.HTTPError)
+  manager           the (name, password) of that user
+
+Run these tests in their own process: `pytest tests/zope` (setup.cfg keeps
+them out of a bare `pytest`); docs/zope-plone-testing.rst says why.  This
+directory has no __init__.py on purpose: tests/ is on sys.path, so a
+package here would be `zope` itself, and its modules are portions of the
+`zope` namespace package: name none of them like a zope.* package
+(testing.py, browser.py, ...).
+"""
+import importlib.util
+
+import pytest
+
+def _missing(*names):
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            return ('%s is not installed: `make venv` installs Zope and'
+                    ' plone.testing (constraints/plone-6.2.in)' % name)
+    return None
+
+
+MISSING = _missing('Zope2', 'OFS', 'plone.testing')
+
+if MISSING:
+    class _Skipped(pytest.Module):
+        def collect(self):
+            pytest.skip(MISSING)
+
+    def pytest_pycollect_makemodule(module_path, parent):
+        """Report each test module here as skipped, with the reason,
+        instead of an ImportError."""
+        return _Skipped.from_parent(parent, path=module_path)
+
+else:
+    from plone.testing import Layer
+    from plone.testing import zope as zope_testing
+
+    from layer_helpers import layer_set_up
+    from layer_helpers import layer_test
+
+    MANAGER = ('zope-manager', 'zope-manager-password')
+
+    class ZopeFixture(Layer):
+        """Zope started, with a manager in the root user folder."""
+
+        defaultBases = (zope_testing.STARTUP,)
+
+        def setUp(self):
+            with zope_testing.zopeApp() as app:
+                app.acl_users.userFolderAddUser(
+                    MANAGER[0], MANAGER[1], ['Manager'], [])
+
+    ZOPE_FIXTURE = ZopeFixture(
+        name='ZodbtasksZopeFixture', module='tests.zope')
+    ZOPE_FUNCTIONAL = zope_testing.FunctionalTesting(
+        bases=(ZOPE_FIXTURE,), name='ZodbtasksZope:Functional',
+        module='tests.zope')
+
+    @pytest.fixture(autouse=True)
+    def component_registry():
+        """tests/conftest.py's fixture would reset the global component
+        registry that the layer loaded Zope's ZCML into."""
+        yield
+
+    @pytest.fixture(scope='session')
+    def zope_layer():
+        with layer_set_up(ZOPE_FUNCTIONAL) as layer:
+            yield layer
+
+    @pytest.fixture
+    def app(zope_layer):
+        with layer_test(zope_layer) as layer:
+            yield layer['app']
+
+    @pytest.fixture
+    def manager():
+        return MANAGER
+
+    @pytest.fixture
+    def anonymous_browser(app):
+        browser = zope_testing.Browser(app)
+        browser.raiseHttpErrors = False
+        return browser
+
+    @pytest.fixture
+    def manager_browser(app):
+        browser = zope_testing.Browser(app)
+        browser.addHeader('Authorization', 'Basic %s:%s' % MANAGER)
+        return browser
