@@ -10,7 +10,7 @@ ZOPE_PLONE := constraints/plone-6.2.in
 STAMP := $(VENV)/.installed-$(shell cat setup.py $(CONSTRAINTS) $(ZOPE_PLONE) \
 	| cksum | cut -d' ' -f1)
 
-.PHONY: run test test-ztk test-zope test-plone bench bench-zeo \
+.PHONY: run run-zope run-plone test test-ztk test-zope test-plone bench bench-zeo \
 	bench-relstorage bench-grouping bench-ui venv system-deps constraints \
 	clean
 
@@ -30,6 +30,16 @@ venv: $(STAMP)
 PORT ?= 8080
 run: venv
 	$(BIN)/zodbtasks-server --config var/zope.conf --port $(PORT)
+
+# Demo instances of Zope 6 and Plone 6 with zodbtasks, each on its own
+# embedded FileStorage (var/zope, var/plone), served by runwsgi on
+# 127.0.0.1:$(PORT); the first run prints the logins.
+run-zope: venv
+	$(BIN)/python -m zodbtasks.zope.instance --dir var/zope --port $(PORT)
+
+run-plone: venv
+	$(BIN)/python -m zodbtasks.zope.instance --plone --dir var/plone \
+	  --port $(PORT)
 
 # Debian packages the browser test needs (Chromium and its driver) and
 # the RelStorage tests (PostgreSQL); as root with apt-get only: elsewhere

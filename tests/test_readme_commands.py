@@ -26,16 +26,17 @@ def test_readme_gives_the_two_commands():
 
 def test_makefile_has_the_targets():
     targets = re.findall(r'^([\w-]+):', _read('Makefile'), re.MULTILINE)
-    assert {'run', 'test', 'bench'} <= set(targets)
+    assert {'run', 'run-zope', 'run-plone', 'test', 'bench'} <= set(targets)
 
 
 def test_ci_runs_make_test():
     assert re.search(r'^make test$', _read('.ci/run'), re.MULTILINE)
 
 
-def test_readme_screenshot_exists():
-    assert 'docs/jobs-tab.png' in _read('README.rst')
-    assert os.path.exists(os.path.join(TOP, 'docs', 'jobs-tab.png'))
+@pytest.mark.parametrize('name', ['jobs-tab.png', 'plone-my-jobs.png'])
+def test_readme_screenshot_exists(name):
+    assert 'docs/' + name in _read('README.rst')
+    assert os.path.exists(os.path.join(TOP, 'docs', name))
 
 
 # -- every command line of the READMEs and docs/*.rst parses ------------------

@@ -2,7 +2,8 @@
 
 plone.app.testing's PLONE_FIXTURE (Zope started, Plone's ZCML loaded, a
 site `plone` made from the default profile: Products.CMFPlone, no Volto
-distribution) is set up once per pytest process; PLONE_FUNCTIONAL_TESTING
+distribution) with plone.restapi and the zodbtasks add-on installed
+(zodbtasks_plone_layer) is set up once per pytest process; PLONE_FUNCTIONAL_TESTING
 gives each test the site in a DemoStorage stacked on it, so a test may
 commit and what it commits is gone after it.  Browsers go through Zope's
 WSGI publisher.
@@ -31,6 +32,7 @@ package here would be `plone` itself, and its modules are portions of the
 import importlib.util
 
 import pytest
+import transaction
 
 
 def _missing(*names):
@@ -58,7 +60,6 @@ if MISSING:
         return _Skipped.from_parent(parent, path=module_path)
 
 else:
-    from plone.app.testing import PLONE_FUNCTIONAL_TESTING
     from plone.app.testing import SITE_OWNER_NAME
     from plone.app.testing import SITE_OWNER_PASSWORD
     from plone.app.testing import TEST_USER_NAME
@@ -67,16 +68,21 @@ else:
 
     from layer_helpers import layer_set_up
     from layer_helpers import layer_test
+    from zodbtasks_plone_layer import FUNCTIONAL
 
     @pytest.fixture(autouse=True)
     def component_registry():
         """tests/conftest.py's fixture would reset the global component
-        registry that the layer loaded Plone's ZCML into."""
+        registry that the layer loaded Plone's ZCML into; processors a
+        test started are stopped."""
         yield
+        from zodbtasks import processor
+        processor.stop_all()
+        transaction.abort()
 
     @pytest.fixture(scope='session')
     def plone_layer():
-        with layer_set_up(PLONE_FUNCTIONAL_TESTING) as layer:
+        with layer_set_up(FUNCTIONAL) as layer:
             yield layer
 
     @pytest.fixture

@@ -7,6 +7,9 @@ it (plone.testing.zope.FunctionalTesting), so a test may commit and what
 it commits is gone after it.  Browsers go through Zope's WSGI publisher
 (ZPublisher.WSGIPublisher), as a WSGI server's requests do.
 
+The application has five.localsitemanager and zodbtasks.zope loaded
+(ZCML and product) and a virtual host monster.
+
 Fixtures:
   zope_layer        (session) the set-up layer; its resources: zodbDB, host
   app               the application root (OFS.Application), in a
@@ -29,6 +32,7 @@ package here would be `zope` itself, and its modules are portions of the
 import importlib.util
 
 import pytest
+import transaction
 
 def _missing(*names):
     for name in names:
@@ -64,14 +68,33 @@ else:
     MANAGER = ('zope-manager', 'zope-manager-password')
 
     class ZopeFixture(Layer):
-        """Zope started, with a manager in the root user folder."""
+        """Zope started, with a manager in the root user folder, a
+        virtual host monster, five.localsitemanager and zodbtasks.zope
+        (its ZCML and its product)."""
 
         defaultBases = (zope_testing.STARTUP,)
 
         def setUp(self):
+            from zope.configuration import xmlconfig
+            import five.localsitemanager
+            import zodbtasks.zope
+            context = self['configurationContext']
+            xmlconfig.file('configure.zcml', five.localsitemanager,
+                           context=context)
+            xmlconfig.file('configure.zcml', zodbtasks.zope,
+                           context=context)
             with zope_testing.zopeApp() as app:
+                zope_testing.installProduct(app, 'zodbtasks.zope')
                 app.acl_users.userFolderAddUser(
                     MANAGER[0], MANAGER[1], ['Manager'], [])
+                if 'virtual_hosting' not in app.objectIds():
+                    from Products.SiteAccess.VirtualHostMonster import \
+                        manage_addVirtualHostMonster
+                    manage_addVirtualHostMonster(app, 'virtual_hosting')
+
+        def tearDown(self):
+            with zope_testing.zopeApp() as app:
+                zope_testing.uninstallProduct(app, 'zodbtasks.zope')
 
     ZOPE_FIXTURE = ZopeFixture(
         name='ZodbtasksZopeFixture', module='tests.zope')
@@ -82,8 +105,12 @@ else:
     @pytest.fixture(autouse=True)
     def component_registry():
         """tests/conftest.py's fixture would reset the global component
-        registry that the layer loaded Zope's ZCML into."""
+        registry that the layer loaded Zope's ZCML into; processors a
+        test started are stopped."""
         yield
+        from zodbtasks import processor
+        processor.stop_all()
+        transaction.abort()
 
     @pytest.fixture(scope='session')
     def zope_layer():

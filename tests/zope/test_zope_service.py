@@ -23,12 +23,13 @@ from plone.testing import zope as zope_testing  # noqa: E402
 from zExceptions import BadRequest  # noqa: E402
 from zExceptions import Unauthorized  # noqa: E402
 
-import zodbtasks_layer as layer  # noqa: E402
 from zodbtasks.interfaces import COMPLETED  # noqa: E402
 from zodbtasks.interfaces import ERROR  # noqa: E402
 from zodbtasks.interfaces import ITask  # noqa: E402
 from zodbtasks.interfaces import ITaskService  # noqa: E402
 
+#: The manager of tests/zope/conftest.py's application.
+MANAGER = ('zope-manager', 'zope-manager-password')
 TABS = {'@@jobs.html': 'zt-jobs', '@@overview.html': 'zt-overview',
         '@@groups.html': 'zt-groups', '@@addJob.html': 'zt-cronjob-form',
         '@@addCronJob.html': 'zt-cronjob-form', '@@workers.html': 'zt-workers'}
@@ -67,18 +68,6 @@ class Probe:
             return 'refused'
 
 
-@pytest.fixture(scope='module')
-def zope_layer():
-    with layer.layers_set_up(layer.FUNCTIONAL) as functional:
-        yield functional
-
-
-@pytest.fixture
-def app(zope_layer):
-    with layer.test_set_up(zope_layer):
-        yield zope_layer['app']
-
-
 @pytest.fixture
 def probe(zope_layer):
     task = Probe()
@@ -108,7 +97,7 @@ def service(app, site):
     return app.site1.tasks
 
 
-def browser(app, user=layer.MANAGER, password=layer.MANAGER_PASSWORD):
+def browser(app, user=MANAGER[0], password=MANAGER[1]):
     b = zope_testing.Browser(app)
     b.handleErrors = False
     if user:
@@ -200,7 +189,7 @@ def test_a_member_without_the_permissions_sees_no_tab(app, service):
 
 
 def test_rename_and_delete_move_the_registration(app, service):
-    zope_testing.login(app['acl_users'], layer.MANAGER)
+    zope_testing.login(app['acl_users'], MANAGER[0])
     app.site1.manage_renameObject('tasks', 'jobs')
     transaction.commit()
     sm = app.site1.getSiteManager()
@@ -214,7 +203,7 @@ def test_rename_and_delete_move_the_registration(app, service):
 
 
 def test_a_pasted_copy_is_registered_under_its_own_id(app, service):
-    zope_testing.login(app['acl_users'], layer.MANAGER)
+    zope_testing.login(app['acl_users'], MANAGER[0])
     app.manage_addFolder('site2')
     make_objectmanager_site(app.site2)
     transaction.commit()

@@ -19,8 +19,6 @@ from plone.app.testing import login  # noqa: E402
 from plone.app.testing import setRoles  # noqa: E402
 from plone.testing import zope as zope_testing  # noqa: E402
 
-import layer_support  # noqa: E402
-import zodbtasks_plone_layer as layer  # noqa: E402
 from zodbtasks.interfaces import COMPLETED  # noqa: E402
 from zodbtasks.interfaces import ERROR  # noqa: E402
 from zodbtasks.interfaces import ITask  # noqa: E402
@@ -39,21 +37,13 @@ class WhoAmI:
                     'Modify portal content', obj=api.portal.get()))}
 
 
-@pytest.fixture(scope='module')
-def plone_layer():
-    with layer_support.layers_set_up(layer.FUNCTIONAL) as functional:
-        yield functional
-
-
-@pytest.fixture
-def portal(plone_layer):
-    with layer_support.test_set_up(plone_layer):
-        task = WhoAmI()
-        zope.component.provideUtility(task, ITask, name='whoami')
-        zope.component.hooks.setSite(plone_layer['portal'])
-        yield plone_layer['portal']
-        zope.component.getGlobalSiteManager().unregisterUtility(
-            task, ITask, name='whoami')
+@pytest.fixture(autouse=True)
+def whoami(portal):
+    task = WhoAmI()
+    zope.component.provideUtility(task, ITask, name='whoami')
+    yield task
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        task, ITask, name='whoami')
 
 
 def browser(portal, user=None, password=None):
