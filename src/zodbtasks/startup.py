@@ -160,12 +160,14 @@ def find_services(root, directive):
     warning; LookupError names a site that is missing or not a site."""
     site_name, _, service_name = directive.partition('@')
     return [(name, registered, service)
-            for name, site in _sites(root, site_name)
+            for name, site in sites(root, site_name)
             for registered, service in _site_services(site, service_name)]
 
 
-def _sites(root, site_name):
-    """``[(site name, site)]`` for the site part of a directive."""
+def sites(root, site_name):
+    """``[(site name, site)]`` for the site part of a directive (``''``,
+    ``'*'`` or a name); LookupError names a site that is missing or not a
+    site, or a root that is not one."""
     if site_name in ('', '*'):
         # A Zope application root is not a site unless made one.
         own = [('', root)] if ISite.providedBy(root) else []

@@ -12,9 +12,9 @@ import collections
 import logging
 
 from ZODB.broken import Broken
-from zope.component.interfaces import ISite
 
 from zodbtasks import clock
+from zodbtasks import startup
 from zodbtasks.interfaces import CRONJOB
 from zodbtasks.interfaces import DELAYED
 from zodbtasks.interfaces import ITaskService
@@ -69,15 +69,10 @@ def find(root, directive):
 
 
 def _sites(root, site_name):
-    if site_name in ('', '*'):
-        return [('', root)] + ([] if site_name == '' else [
-            (name, obj) for name, obj in root.items()
-            if ISite.providedBy(obj)])
-    site = root.get(site_name)
-    if site is None or not ISite.providedBy(site):
-        raise MigrationError('no site %r below the root folder (or it is not '
-                             'a site)' % site_name)
-    return [(site_name, site)]
+    try:
+        return startup.sites(root, site_name)
+    except LookupError as exc:
+        raise MigrationError(exc.args[0]) from None
 
 
 def site_of(root, site_name):
