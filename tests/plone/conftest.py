@@ -89,6 +89,10 @@ else:
     def _plone_test(plone_layer):
         with layer_test(plone_layer) as layer:
             yield layer
+            # Before the test's database goes: a processor thread of the
+            # test has a connection to it.
+            from zodbtasks import processor
+            processor.stop_all()
 
     @pytest.fixture
     def portal(_plone_test):

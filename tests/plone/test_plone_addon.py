@@ -394,3 +394,50 @@ def test_a_batch_runs_with_its_users_permissions_only(portal):
     assert skipped.endswith('submit')
     assert portal.portal_workflow.getStatusOf(
         'simple_publication_workflow', page)['review_state'] == 'private'
+
+
+def test_the_control_panel_starts_and_stops_processing_here(portal):
+    b = manager_browser(portal)
+    b.open(portal.absolute_url() + '/@@zodbtasks-controlpanel')
+    assert '<strong>not</strong> run in this process' in b.contents
+    b.getControl('Start processing in this process').click()
+    assert 'Processing started in this process.' in b.contents
+    transaction.begin()
+    assert portal.tasks.isProcessing()
+    b.getControl('Stop processing in this process').click()
+    transaction.begin()
+    assert not portal.tasks.isProcessing()
+
+
+def test_installing_starts_the_service_when_autostart_names_the_site(
+        portal):
+    import App.config
+    from zodbtasks.plone import setuphandlers
+    config = App.config.getConfiguration()
+    before = getattr(config, 'product_config', None)
+    config.product_config = dict(before or {}, zodbtasks={
+        'autostart': '%s@*' % portal.getId()})
+    try:
+        assert setuphandlers.autostarted(portal.getId())
+        assert not setuphandlers.autostarted('other-site')
+        setuphandlers.post_install(portal.portal_setup)
+        assert not portal.tasks.isProcessing()   # not before the commit
+        transaction.commit()
+        assert portal.tasks.isProcessing()
+    finally:
+        config.product_config = before
+
+
+def test_get_jobs_filters_by_task(portal):
+    mine = add_as(portal, 'test-user')
+    add_as(portal, 'test-user', task='zodbtasks.publish', input={
+        'path': '/plone', 'transition': 'publish'})
+    transaction.commit()
+    b = api_browser(member_browser(portal))
+    b.open(portal.absolute_url() + '/++api++/@jobs?task=whoami')
+    assert [j['id'] for j in json.loads(b.contents)['items']] == [mine]
+    b.raiseHttpErrors = False
+    b.handleErrors = True
+    b.open(portal.absolute_url() + '/++api++/@jobs?status=nonsense')
+    assert b.headers['status'].startswith('400')
+    assert 'status: expected one of' in json.loads(b.contents)['message']

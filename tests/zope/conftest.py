@@ -121,6 +121,10 @@ else:
     def app(zope_layer):
         with layer_test(zope_layer) as layer:
             yield layer['app']
+            # Before the test's database goes: a processor thread of the
+            # test has a connection to it.
+            from zodbtasks import processor
+            processor.stop_all()
 
     @pytest.fixture
     def manager():
