@@ -9,6 +9,7 @@ import transaction
 
 import zope.component  # noqa: E402
 import zope.component.hooks  # noqa: E402
+import zope.globalrequest  # noqa: E402
 import zope.interface  # noqa: E402
 from plone import api  # noqa: E402
 from plone.app.testing import SITE_OWNER_NAME  # noqa: E402
@@ -30,7 +31,11 @@ class WhoAmI:
     def __call__(self, service, jobid, input):
         if input == 'fail':
             raise ValueError('it <b>failed</b>')
+        portal_state = api.content.get_view(
+            'plone_portal_state', api.portal.get(),
+            zope.globalrequest.getRequest())
         return {'user': api.user.get_current().getId(),
+                'portal_state_url': portal_state.portal_url(),
                 'portal': api.portal.get().getId(),
                 'portal_url': api.portal.get().absolute_url(),
                 'may_modify': bool(api.user.has_permission(
@@ -149,6 +154,7 @@ def test_a_members_job_runs_as_the_member_in_the_portal(portal):
     assert result['user'] == TEST_USER_ID
     assert result['portal'] == portal.getId()
     assert result['portal_url'] == portal.absolute_url()
+    assert result['portal_state_url'] == portal.absolute_url()  # a view
     assert result['may_modify'] is False          # a Member may not
 
 

@@ -451,3 +451,17 @@ def test_a_users_jobs_carry_their_owner_tag(app, service, probe):
         and len(owner_tag('x' * 300)) == 200
     system = service.add('probe', runAs=None, tag='mine')
     assert service.jobs[system].tags == ('mine',)
+
+
+def test_the_jobs_tab_filters_sorts_and_pages_in_zope(app, service, probe):
+    for number in range(3):
+        service.add('probe', number, runAs=None)
+    service.add('probe', 'later', runAs=None, startLater=True)
+    transaction.commit()
+    b = browser(app)
+    b.open('http://nohost/site1/tasks/@@jobs.html?status=startlater')
+    assert len(re.findall(r'id="zt-job-(\d+)"', b.contents)) == 1
+    b.open('http://nohost/site1/tasks/@@jobs.html?sort=status&order=asc'
+           '&size=2')
+    assert len(re.findall(r'id="zt-job-(\d+)"', b.contents)) == 2
+    assert 'id="zt-next"' in b.contents
