@@ -170,3 +170,22 @@ def test_bad_arguments_name_what_is_wrong(instance, capsys):
     assert 'no lovely.remotetask or z3c.taskqueue service matches @nosuch' \
         in capsys.readouterr().err
     assert legacy.kind_of_path('lovely.remotetask.job') == 'lovely.remotetask'
+
+
+def test_a_database_without_legacy_services_has_nothing_to_migrate(
+        tmp_path):
+    folder = str(tmp_path)
+    db = ZODB.DB(ZODB.FileStorage.FileStorage(os.path.join(folder,
+                                                           'Data.fs')))
+    with own_connection(db) as (connection, tm):
+        with tm:
+            testing.setup_root(connection)
+    db.close()
+    config = os.path.join(folder, 'zope.conf')
+    with open(config, 'w') as f:
+        f.write(ZOPE_CONF.format(folder=folder))
+    for dry_run in ((), ('--dry-run',)):
+        status, out = _main('migrate', '--config', config, *dry_run)
+        assert status == 0
+        assert out == ('No lovely.remotetask or z3c.taskqueue service '
+                       'matches *@*: nothing to migrate.\n')

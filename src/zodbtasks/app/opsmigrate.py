@@ -86,8 +86,12 @@ def _migrate(session, directive, tz, args, out):
             for record in done:
                 _print_done(record, out)
             return 0
-        raise OpsError('no lovely.remotetask or z3c.taskqueue service '
-                       'matches %s' % directive)
+        if '*' not in directive:
+            raise OpsError('no lovely.remotetask or z3c.taskqueue service '
+                           'matches %s' % directive)
+        print('No lovely.remotetask or z3c.taskqueue service matches %s: '
+              'nothing to migrate.' % directive, file=out)
+        return 0
     now = clock.now()
     surveys = [migration.survey(each, tz, now, frozenset(args.skip))
                for each in found]
