@@ -465,3 +465,20 @@ def test_the_jobs_tab_filters_sorts_and_pages_in_zope(app, service, probe):
            '&size=2')
     assert len(re.findall(r'id="zt-job-(\d+)"', b.contents)) == 2
     assert 'id="zt-next"' in b.contents
+
+
+def test_request_facts_a_client_chooses_are_kept_small():
+    from zodbtasks.zope import environment
+
+    class Request:
+        other = {'SERVER_URL': 'http://' + 'h' * 10000,
+                 'VirtualRootPhysicalPath': ('',) + ('x' * 900,) * 300}
+        _script = ['s'] * 1000
+        environ = {'HTTP_ACCEPT_LANGUAGE': 'de,' * 5000}
+    facts = dict(environment.request_facts(Request()))
+    assert len(facts['serverURL']) == environment.FACT_LIMIT
+    assert len(facts['virtualRoot']) == environment.PATH_LIMIT
+    assert {len(name) for name in facts['virtualRoot'][1:]} \
+        == {environment.FACT_LIMIT}
+    assert len(facts['script']) == environment.PATH_LIMIT
+    assert len(facts['language']) == environment.FACT_LIMIT

@@ -59,6 +59,9 @@ from zodbtasks.interfaces import CURRENT_PRINCIPAL
 
 #: Where the Zope application lives in the ZODB root.
 APPLICATION = 'Application'
+#: The longest request fact kept, and the most names of a path.
+FACT_LIMIT = 500
+PATH_LIMIT = 50
 
 
 def capture(runAs, request=None, site=None, user=None):
@@ -112,18 +115,25 @@ def request_facts(request):
     facts = []
     server_url = other.get('SERVER_URL')
     if server_url:
-        facts.append(('serverURL', str(server_url)))
+        facts.append(('serverURL', str(server_url)[:FACT_LIMIT]))
     root = other.get('VirtualRootPhysicalPath')
     if root:
-        facts.append(('virtualRoot', tuple(root)))
+        facts.append(('virtualRoot', _path(root)))
     script = getattr(request, '_script', None)
     if script:
-        facts.append(('script', tuple(script)))
+        facts.append(('script', _path(script)))
     language = request.environ.get('HTTP_ACCEPT_LANGUAGE') \
         if isinstance(getattr(request, 'environ', None), dict) else None
     if language:
-        facts.append(('language', str(language)[:200]))
+        facts.append(('language', str(language)[:FACT_LIMIT]))
     return facts
+
+
+def _path(names):
+    """A path of the request as a job stores it: at most PATH_LIMIT names
+    of at most FACT_LIMIT characters (they come from the Host header and
+    the URL, which the client chooses)."""
+    return tuple(str(name)[:FACT_LIMIT] for name in list(names)[:PATH_LIMIT])
 
 
 def make_request(app, facts):
