@@ -137,7 +137,7 @@ def password(variable=PASSWORD_VARIABLE):
     return os.environ.get(variable) or secrets.token_urlsafe(12)
 
 
-def make_instance(folder, plone, out=sys.stdout):
+def make_instance(folder, plone, port=8080, out=sys.stdout):
     """Make the instance in ``folder`` unless it exists; return its
     zope.conf."""
     conf = os.path.join(folder, 'etc', 'zope.conf')
@@ -171,7 +171,9 @@ def make_instance(folder, plone, out=sys.stdout):
     if plone:
         print('The Plone member is member with the password %s.' % member,
               file=out)
-    print('Open http://127.0.0.1:PORT/%s once it serves.' % where,
+    # Plone themes localhost, not 127.0.0.1 (plone.app.theming's
+    # unthemed host names); both reach this loopback server.
+    print('Open http://localhost:%d/%s once it serves.' % (port, where),
           file=out)
     return conf
 
@@ -202,7 +204,7 @@ def main(argv=None):
     args = parse_args(argv)
     folder = os.path.abspath(args.dir or os.path.join(
         'var', 'plone' if args.plone else 'zope'))
-    make_instance(folder, args.plone)
+    make_instance(folder, args.plone, args.port)
     ini = set_address(folder, args.port)
     if args.no_serve:
         return 0
