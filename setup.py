@@ -61,7 +61,8 @@ setup(
     # then packages whose files package_data names.
     packages=find_namespace_packages('src', include=['zodbtasks*']),
     include_package_data=True,
-    package_data={'': ['*.zcml', '*.pt', '*.rst', '*.css', '*.js', '*.png']},
+    package_data={'': ['*.zcml', '*.pt', '*.rst', '*.css', '*.js', '*.png',
+                       '*.xml']},
     zip_safe=False,
     install_requires=[
         'BTrees',

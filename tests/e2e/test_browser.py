@@ -202,3 +202,37 @@ def test_the_zmi_tree_and_select_all_work_under_the_policy(browser):
     os.makedirs(ARTIFACTS, exist_ok=True)
     assert driver.save_screenshot(os.path.join(ARTIFACTS,
                                                'zmi-contents.png'))
+
+
+def test_the_jobs_tab_shows_a_running_jobs_progress_without_a_reload(
+        browser):
+    """The Jobs tab's script (live.js) polls @@jobs.json and moves the
+    progress bar of a running job, then shows it completed, in the page
+    it loaded (a marker set on window survives: no reload)."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.get(url + SERVICE + '/@@addJob.html')
+    _submit(driver, {'task': 'sleep', 'input': '4'})
+    job_id = _job_id(driver)
+    driver.get(url + SERVICE + '/@@jobs.html')
+    driver.execute_script('window.ztNoReload = true;')
+    live = driver.find_element(By.ID, 'zt-live')
+    _wait_for(live.is_displayed, 'the live bar to show')
+    row = driver.find_element(By.ID, 'zt-job-' + job_id)
+
+    def width():
+        bars = row.find_elements(By.CSS_SELECTOR, '.zt-bar span')
+        style = bars[0].get_attribute('style') if bars else ''
+        found = re.search(r'width:\s*(\d+)%', style or '')
+        return int(found.group(1)) if found else None
+    first = []
+    _wait_for(lambda: width() is not None and 0 < width() < 100
+              and not first.append(width()), 'a progress bar', step=0.1)
+    _wait_for(lambda: (width() or 0) > first[0] or 'completed' in
+              row.find_element(By.CLASS_NAME, 'zt-status').text,
+              'the progress bar to move', step=0.1)
+    _wait_for(lambda: row.find_element(By.CLASS_NAME, 'zt-status').text
+              == 'completed', 'the job to show completed', step=0.2)
+    assert driver.execute_script('return window.ztNoReload') is True
+    assert row.find_element(By.CLASS_NAME, 'zt-col-completed').text
+    assert 'updated' in live.text

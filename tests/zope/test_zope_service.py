@@ -482,3 +482,20 @@ def test_request_facts_a_client_chooses_are_kept_small():
         == {environment.FACT_LIMIT}
     assert len(facts['script']) == environment.PATH_LIMIT
     assert len(facts['language']) == environment.FACT_LIMIT
+
+
+def test_the_zope_jobs_tab_has_its_live_data_and_script(app, service, probe):
+    import json
+    jobid = service.add('probe', 1, runAs=None)
+    transaction.commit()
+    b = browser(app)
+    b.open('http://nohost/site1/tasks/@@jobs.json')
+    data = json.loads(b.contents)
+    assert [row['id'] for row in data['rows']] == [jobid]
+    assert data['counts']['queued'] == 1
+    b.open('http://nohost/site1/tasks/@@jobs.html')
+    assert 'id="zt-live"' in b.contents
+    src = re.search(r'src="([^"]*live\.js)"', b.contents).group(1)
+    b.open(src)
+    assert 'zt-live' in (b.contents if isinstance(b.contents, str)
+                         else b.contents.decode())

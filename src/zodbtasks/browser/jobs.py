@@ -15,6 +15,8 @@ from zodbtasks.browser.traversal import located_job
 from zodbtasks.interfaces import SORT_KEYS
 
 DEFAULT_SIZE = 50
+#: How often the page's script asks for news, in milliseconds.
+LIVE_INTERVAL = 3000
 MAX_SIZE = 500
 #: The most known tags the tag filter offers (any tag can be typed).
 TAG_CHOICES = 200
@@ -195,13 +197,26 @@ class JobsView(ServiceView):
         """Tags of jobs, for the tag filter's suggestions."""
         return self.service._index.tags(limit=TAG_CHOICES)
 
-    def link(self, **changes):
+    def link(self, view='jobs.html', **changes):
         p = self.params()
         p.update(changes)
         query = {k: v for k, v in p.items()
                  if v is not None and not (k == 'start' and v == 0)
                  and not (k == 'size' and v == DEFAULT_SIZE)}
-        return '%s/@@jobs.html?%s' % (self.url, urllib.parse.urlencode(query))
+        return '%s/@@%s?%s' % (self.url, view, urllib.parse.urlencode(query))
+
+    # -- live updates (zodbtasks.browser.live) ---------------------------
+
+    live_interval = LIVE_INTERVAL
+
+    def live_url(self):
+        """Where the page's script finds this page's data."""
+        return self.link(view='jobs.json')
+
+    def status_counts(self):
+        counts = self.service.countByStatus()
+        return [{'status': status, 'count': counts[status]}
+                for status in interfaces.STATUSES]
 
     def sort_link(self, key):
         p = self.params()

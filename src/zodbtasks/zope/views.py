@@ -21,6 +21,7 @@ from zodbtasks.browser import cronjob
 from zodbtasks.browser import groups
 from zodbtasks.browser import job
 from zodbtasks.browser import jobs
+from zodbtasks.browser import live
 from zodbtasks.browser import overview
 from zodbtasks.browser import workers
 from zodbtasks.browser.traversal import located_job
@@ -60,6 +61,7 @@ AddCronJob = zope_view(cronjob.AddCronJob)
 EditCronJob = zope_view(cronjob.EditCronJob)
 JobView = zope_view(job.JobView)
 WorkersView = zope_view(workers.WorkersView)
+JobsJSON = zope_view(live.JobsJSON)
 
 
 class ZMIMacros(StandardMacros):

@@ -1,0 +1,98 @@
+/* zodbtasks: the Jobs tab updates itself in place.
+ *
+ * The page says where its data is (#zt-live's data-url: @@jobs.json with
+ * the page's own filters, sort and batch).  Every data-interval ms (less
+ * often while the tab is hidden) this asks it; when the change marker
+ * moved, it redraws the counts, and in each row of the page the status,
+ * the progress bar and its message, the start, end and duration.  Rows
+ * that are not on the page any more stay as they are until a reload.  A
+ * button pauses it; "updated 3 s ago" says how fresh the page is.  The
+ * page works without it.
+ */
+(function () {
+  'use strict';
+  var live = document.getElementById('zt-live');
+  if (!live || !window.fetch) { return; }
+  var url = live.getAttribute('data-url');
+  var interval = parseInt(live.getAttribute('data-interval'), 10) || 3000;
+  var change = null, paused = false, timer = null, updated = Date.now();
+  var age = live.querySelector('.zt-live-age');
+  var button = live.querySelector('button');
+  live.hidden = false;
+
+  function text(node, value) {
+    if (node && node.textContent !== value) { node.textContent = value; }
+  }
+
+  function drawRow(row) {
+    var tr = document.getElementById('zt-job-' + row.id);
+    if (!tr) { return; }
+    var status = tr.querySelector('.zt-status');
+    if (status) {
+      text(status, row.status);
+      status.className = 'zt-status zt-' + row.status;
+    }
+    var cell = tr.querySelector('.zt-status-cell');
+    var bar = cell && cell.querySelector('.zt-bar');
+    if (row.progress === null) {
+      if (bar) { bar.parentNode.removeChild(bar); }
+    } else if (cell) {
+      if (!bar) {
+        bar = document.createElement('span');
+        bar.className = 'zt-bar';
+        bar.appendChild(document.createElement('span'));
+        cell.insertBefore(bar, status ? status.nextSibling : null);
+      }
+      bar.firstChild.style.width = Math.round(row.progress * 100) + '%';
+      bar.setAttribute('title', Math.round(row.progress * 100) + ' %');
+    }
+    text(tr.querySelector('.zt-progress-message'), row.message || '');
+    text(tr.querySelector('.zt-col-started'), row.started);
+    text(tr.querySelector('.zt-col-completed'), row.completed);
+    text(tr.querySelector('.zt-col-duration'), row.duration);
+  }
+
+  function draw(data) {
+    Object.keys(data.counts).forEach(function (status) {
+      text(document.getElementById('zt-live-count-' + status),
+           String(data.counts[status]));
+    });
+    data.rows.forEach(drawRow);
+  }
+
+  function poll() {
+    timer = null;
+    if (paused) { return; }
+    fetch(url, {credentials: 'same-origin',
+                headers: {Accept: 'application/json'}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.change !== change) { change = data.change; draw(data); }
+        updated = Date.now();
+        schedule();
+      })
+      .catch(function () { schedule(interval * 4); });
+  }
+
+  function schedule(wait) {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(poll, wait || (document.hidden ? interval * 5
+                                                      : interval));
+  }
+
+  setInterval(function () {
+    text(age, Math.round((Date.now() - updated) / 1000) + ' s');
+  }, 1000);
+  button.addEventListener('click', function () {
+    paused = !paused;
+    text(button, paused ? 'Resume updates' : 'Pause updates');
+    if (!paused) { poll(); }
+  });
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden && !paused) { schedule(10); }
+  });
+  schedule();
+}());
