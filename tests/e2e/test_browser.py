@@ -218,21 +218,33 @@ def test_the_jobs_tab_shows_a_running_jobs_progress_without_a_reload(
     driver.execute_script('window.ztNoReload = true;')
     live = driver.find_element(By.ID, 'zt-live')
     _wait_for(live.is_displayed, 'the live bar to show')
-    row = driver.find_element(By.ID, 'zt-job-' + job_id)
+    from selenium.common.exceptions import WebDriverException
+
+    def read(css, attribute=None):
+        # Found again each time: an element read while the script
+        # redraws its cell may be gone.
+        try:
+            row = driver.find_element(By.ID, 'zt-job-' + job_id)
+            found = row.find_elements(By.CSS_SELECTOR, css)
+            if not found:
+                return None
+            return found[0].get_attribute(attribute) if attribute \
+                else found[0].text
+        except WebDriverException:
+            return None
 
     def width():
-        bars = row.find_elements(By.CSS_SELECTOR, '.zt-bar span')
-        style = bars[0].get_attribute('style') if bars else ''
-        found = re.search(r'width:\s*(\d+)%', style or '')
+        found = re.search(r'width:\s*(\d+)%',
+                          read('.zt-bar span', 'style') or '')
         return int(found.group(1)) if found else None
     first = []
-    _wait_for(lambda: width() is not None and 0 < width() < 100
+    _wait_for(lambda: (width() or 0) > 0 and (width() or 100) < 100
               and not first.append(width()), 'a progress bar', step=0.1)
-    _wait_for(lambda: (width() or 0) > first[0] or 'completed' in
-              row.find_element(By.CLASS_NAME, 'zt-status').text,
+    _wait_for(lambda: (width() or 0) > first[0]
+              or read('.zt-status') == 'completed',
               'the progress bar to move', step=0.1)
-    _wait_for(lambda: row.find_element(By.CLASS_NAME, 'zt-status').text
-              == 'completed', 'the job to show completed', step=0.2)
+    _wait_for(lambda: read('.zt-status') == 'completed',
+              'the job to show completed', step=0.2)
     assert driver.execute_script('return window.ztNoReload') is True
-    assert row.find_element(By.CLASS_NAME, 'zt-col-completed').text
+    assert read('.zt-col-completed')
     assert 'updated' in live.text
