@@ -119,30 +119,36 @@ def test_a_member_watches_their_background_job_and_dismisses_its_failure(
     box = wait_for(lambda: driver.find_elements(By.ID, 'zodbtasks-myjobs'),
                    'the viewlet')[0]
 
+    # Read in the page, in one go: the script replaces the items it
+    # redraws, so elements found earlier may be gone.
     def progress():
-        values = [bar.get_attribute('value') for bar in
-                  box.find_elements(By.CSS_SELECTOR,
-                                    '.zodbtasks-running progress')]
+        values = driver.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#zodbtasks-myjobs .zodbtasks-running progress'))"
+            ".map(function (bar) { return bar.getAttribute('value'); });")
         return [float(v) for v in values if v not in (None, '')]
+
+    def failures():
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'#zodbtasks-myjobs .zodbtasks-failure'))"
+            ".map(function (item) { return item.textContent; });")
     first = wait_for(lambda: [v for v in progress() if 0 < v < 100],
                      'a progress bar between 0 and 100 %')
     wait_for(lambda: any(v > max(first) for v in progress()) or
-             box.find_elements(By.CSS_SELECTOR, '.zodbtasks-failure'),
-             'the progress bar to move')
+             failures(), 'the progress bar to move')
     assert driver.execute_script('return window.zodbtasksNoReload') is True
-    failure = wait_for(
-        lambda: box.find_elements(By.CSS_SELECTOR, '.zodbtasks-failure'),
-        'the failure of the report')[0]
-    assert 'restricted' in failure.text
+    failure = wait_for(failures, 'the failure of the report')[0]
+    assert 'restricted' in failure
     assert driver.execute_script('return window.zodbtasksNoReload') is True
     os.makedirs(ARTIFACTS, exist_ok=True)
     driver.execute_script('arguments[0].scrollIntoView();', box)
     driver.save_screenshot(os.path.join(ARTIFACTS, 'plone-my-jobs.png'))
 
     driver.refresh()                      # the failure stays
-    failures = driver.find_elements(By.CSS_SELECTOR, '.zodbtasks-failure')
-    assert len(failures) == 1
-    failures[0].find_element(By.TAG_NAME, 'button').click()
+    assert len(failures()) == 1
+    driver.execute_script("document.querySelector('#zodbtasks-myjobs "
+                          ".zodbtasks-failure button').click();")
     wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR,
                                               '.zodbtasks-failure'),
              'the dismissed failure to go')
