@@ -16,6 +16,10 @@ a conftest.py is the ambiguous ``conftest``; the two context managers below
 are all the tests need.
 """
 import contextlib
+import importlib.util
+
+import pytest
+import transaction
 
 
 def resolution_order(layer):
@@ -34,30 +38,66 @@ def resolution_order(layer):
 
 
 @contextlib.contextmanager
+def _in_order(layer, up, down):
+    """Call ``up`` of the layer and its bases in resolution order; when the
+    block ends (also when one failed), ``down`` of those done, in reverse."""
+    done = []
+    try:
+        for each in resolution_order(layer):
+            getattr(each, up)()
+            done.append(each)
+        yield layer
+    finally:
+        for each in reversed(done):
+            getattr(each, down)()
+
+
 def layer_set_up(layer):
     """Set up the layer and its bases; tear down those set up, in reverse,
     when the block ends (also when one setUp failed)."""
-    done = []
-    try:
-        for each in resolution_order(layer):
-            each.setUp()
-            done.append(each)
-        yield layer
-    finally:
-        for each in reversed(done):
-            each.tearDown()
+    return _in_order(layer, 'setUp', 'tearDown')
 
 
-@contextlib.contextmanager
 def layer_test(layer):
     """One test of a layer that layer_set_up set up: testSetUp of every
     layer in resolution order, testTearDown in reverse."""
-    done = []
-    try:
-        for each in resolution_order(layer):
-            each.testSetUp()
-            done.append(each)
-        yield layer
-    finally:
-        for each in reversed(done):
-            each.testTearDown()
+    return _in_order(layer, 'testSetUp', 'testTearDown')
+
+
+def stop_processors():
+    """Stop the processor threads a test started and abort its
+    transaction: before its layer closes the test's database (a thread
+    has a connection to it)."""
+    from zodbtasks import processor
+    processor.stop_all()
+    transaction.abort()
+
+
+# -- a directory whose packages are not installed ----------------------------
+
+def missing(names, what):
+    """Why the tests of a directory cannot run: the first of the modules
+    ``names`` that is not installed (``what``: what installs it), or
+    None."""
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            return '%s is not installed: %s' % (name, what)
+    return None
+
+
+def skipping_collector(reason):
+    """A ``pytest_pycollect_makemodule`` hook for a conftest: each test
+    module is reported as skipped, with ``reason``, instead of failing to
+    import (a plain import-skip in a conftest crashes pytest when the
+    directory is named on the command line)."""
+    class Skipped(pytest.Module):
+        def collect(self):
+            pytest.skip(reason)
+
+    def pytest_pycollect_makemodule(module_path, parent):
+        return Skipped.from_parent(parent, path=module_path)
+    return pytest_pycollect_makemodule

@@ -3,8 +3,8 @@
 plone.app.testing's PLONE_FIXTURE (Zope started, Plone's ZCML loaded, a
 site `plone` made from the default profile: Products.CMFPlone, no Volto
 distribution) with plone.restapi and the zodbtasks add-on installed
-(zodbtasks_plone_layer) is set up once per pytest process; PLONE_FUNCTIONAL_TESTING
-gives each test the site in a DemoStorage stacked on it, so a test may
+(zodbtasks_plone_layer) is set up once per pytest process;
+PLONE_FUNCTIONAL_TESTING gives each test the site in a DemoStorage stacked on it, so a test may
 commit and what it commits is gone after it.  Browsers go through Zope's
 WSGI publisher.
 
@@ -29,35 +29,19 @@ package here would be `plone` itself, and its modules are portions of the
 `plone` namespace package: name none of them like a plone.* package
 (testing.py, api.py, ...).
 """
-import importlib.util
-
 import pytest
-import transaction
 
+from layer_helpers import layer_set_up
+from layer_helpers import layer_test
+from layer_helpers import missing
+from layer_helpers import skipping_collector
+from layer_helpers import stop_processors
 
-def _missing(*names):
-    for name in names:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except ImportError:
-            found = False
-        if not found:
-            return ('%s is not installed: `make venv` installs Plone'
-                    ' (constraints/plone-6.2.in)' % name)
-    return None
-
-
-MISSING = _missing('Products.CMFPlone', 'plone.app.testing', 'plone.api')
+MISSING = missing(('Products.CMFPlone', 'plone.app.testing', 'plone.api'),
+                  '`make venv` installs Plone (constraints/plone-6.2.in)')
 
 if MISSING:
-    class _Skipped(pytest.Module):
-        def collect(self):
-            pytest.skip(MISSING)
-
-    def pytest_pycollect_makemodule(module_path, parent):
-        """Report each test module here as skipped, with the reason,
-        instead of an ImportError."""
-        return _Skipped.from_parent(parent, path=module_path)
+    pytest_pycollect_makemodule = skipping_collector(MISSING)
 
 else:
     from plone.app.testing import SITE_OWNER_NAME
@@ -66,8 +50,6 @@ else:
     from plone.app.testing import TEST_USER_PASSWORD
     from plone.testing import zope as zope_testing
 
-    from layer_helpers import layer_set_up
-    from layer_helpers import layer_test
     from zodbtasks_plone_layer import FUNCTIONAL
 
     @pytest.fixture(autouse=True)
@@ -76,9 +58,7 @@ else:
         registry that the layer loaded Plone's ZCML into; processors a
         test started are stopped."""
         yield
-        from zodbtasks import processor
-        processor.stop_all()
-        transaction.abort()
+        stop_processors()
 
     @pytest.fixture(scope='session')
     def plone_layer():
@@ -89,10 +69,7 @@ else:
     def _plone_test(plone_layer):
         with layer_test(plone_layer) as layer:
             yield layer
-            # Before the test's database goes: a processor thread of the
-            # test has a connection to it.
-            from zodbtasks import processor
-            processor.stop_all()
+            stop_processors()
 
     @pytest.fixture
     def portal(_plone_test):

@@ -29,41 +29,25 @@ package here would be `zope` itself, and its modules are portions of the
 `zope` namespace package: name none of them like a zope.* package
 (testing.py, browser.py, ...).
 """
-import importlib.util
-
 import pytest
-import transaction
 
-def _missing(*names):
-    for name in names:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except ImportError:
-            found = False
-        if not found:
-            return ('%s is not installed: `make venv` installs Zope and'
-                    ' plone.testing (constraints/plone-6.2.in)' % name)
-    return None
+from layer_helpers import layer_set_up
+from layer_helpers import layer_test
+from layer_helpers import missing
+from layer_helpers import skipping_collector
+from layer_helpers import stop_processors
 
-
-MISSING = _missing('Zope2', 'OFS', 'plone.testing')
+MISSING = missing(('Zope2', 'OFS', 'plone.testing'),
+                  '`make venv` installs Zope and plone.testing '
+                  '(constraints/plone-6.2.in)')
 
 if MISSING:
-    class _Skipped(pytest.Module):
-        def collect(self):
-            pytest.skip(MISSING)
-
-    def pytest_pycollect_makemodule(module_path, parent):
-        """Report each test module here as skipped, with the reason,
-        instead of an ImportError."""
-        return _Skipped.from_parent(parent, path=module_path)
+    pytest_pycollect_makemodule = skipping_collector(MISSING)
 
 else:
     from plone.testing import Layer
     from plone.testing import zope as zope_testing
 
-    from layer_helpers import layer_set_up
-    from layer_helpers import layer_test
 
     MANAGER = ('zope-manager', 'zope-manager-password')
 
@@ -108,9 +92,7 @@ else:
         registry that the layer loaded Zope's ZCML into; processors a
         test started are stopped."""
         yield
-        from zodbtasks import processor
-        processor.stop_all()
-        transaction.abort()
+        stop_processors()
 
     @pytest.fixture(scope='session')
     def zope_layer():
@@ -121,10 +103,7 @@ else:
     def app(zope_layer):
         with layer_test(zope_layer) as layer:
             yield layer['app']
-            # Before the test's database goes: a processor thread of the
-            # test has a connection to it.
-            from zodbtasks import processor
-            processor.stop_all()
+            stop_processors()
 
     @pytest.fixture
     def manager():

@@ -299,10 +299,16 @@ def main(argv=None):
         print('zodbtasks-worker: %s' % unreachable_message(
             args.config, options, exc), file=sys.stderr)
         return 2
+    return serve(databases, directives, threads, args.stop_timeout)
+
+
+def serve(databases, directives, threads, stop_timeout=STOP_TIMEOUT):
+    """``work`` on the first of ``databases`` (the main one), then stop
+    the processors and close the databases; return the exit status."""
     try:
         return work(databases[0], directives, threads)
     finally:
-        stop_processors(args.stop_timeout)
+        stop_processors(stop_timeout)
         for db in databases:
             db.close()
         logger.info('zodbtasks worker stopped')

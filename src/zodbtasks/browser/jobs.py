@@ -161,9 +161,13 @@ class JobsView(ServiceView):
     def rows(self):
         return [self.row(job) for job in self.query()[1]]
 
-    def row(self, job):
-        progress = self.service.getProgress(job.id) \
+    def progress(self, job):
+        """A running job's ``(fraction, message)``, else None."""
+        return self.service.getProgress(job.id) \
             if job.status == interfaces.PROCESSING else None
+
+    def row(self, job):
+        progress = self.progress(job)
         return {
             'id': job.id,
             'url': '%s/%d' % (self.url, job.id),
@@ -214,9 +218,7 @@ class JobsView(ServiceView):
         return self.link(view='jobs.json')
 
     def status_counts(self):
-        counts = self.service.countByStatus()
-        return [{'status': status, 'count': counts[status]}
-                for status in interfaces.STATUSES]
+        return status_counts(self.service)
 
     def sort_link(self, key):
         p = self.params()
@@ -241,6 +243,14 @@ class JobsView(ServiceView):
             'previous': self.link(start=prev_start) if p['start'] else None,
             'next': self.link(start=last) if last < total else None,
         }
+
+
+def status_counts(service):
+    """``[{'status', 'count'}]`` of ``service``, in STATUSES order (the
+    Jobs tab's live counts, the Overview, Plone's control panel)."""
+    counts = service.countByStatus()
+    return [{'status': status, 'count': counts[status]}
+            for status in interfaces.STATUSES]
 
 
 def _int(text, default):

@@ -34,8 +34,7 @@ class JobsJSON(JobsView):
         return json.dumps(data)
 
     def live_row(self, job):
-        progress = self.service.getProgress(job.id) \
-            if job.status == interfaces.PROCESSING else None
+        progress = self.progress(job)
         return {
             'id': job.id, 'status': job.status,
             'progress': None if progress is None else round(progress[0], 4),

@@ -5,10 +5,10 @@ activity controls (pause, resume, task limits, see
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
 from zodbtasks import clock
-from zodbtasks import interfaces
 from zodbtasks.browser import format
 from zodbtasks.browser.activities import ActivityControls
 from zodbtasks.browser.jobs import ServiceView
+from zodbtasks.browser.jobs import status_counts
 
 CHART_WIDTH, CHART_HEIGHT = 600, 120
 
@@ -26,10 +26,9 @@ class OverviewView(ActivityControls, ServiceView):
         return self.template()
 
     def counts(self):
-        counts = self.service.countByStatus()
-        return [{'status': status, 'count': counts[status],
-                 'url': '%s/@@jobs.html?status=%s' % (self.url, status)}
-                for status in interfaces.STATUSES]
+        return [dict(row, url='%s/@@jobs.html?status=%s'
+                     % (self.url, row['status']))
+                for row in status_counts(self.service)]
 
     def total(self):
         return sum(self.service.countByStatus().values())

@@ -14,6 +14,7 @@ from zope.component.hooks import getSite
 
 from zodbtasks import interfaces
 from zodbtasks.browser import format
+from zodbtasks.browser.jobs import status_counts
 from zodbtasks.plone import SERVICE_ID
 from zodbtasks.plone import myjobs
 
@@ -59,9 +60,7 @@ class ControlPanel(BrowserView):
         return self.template()
 
     def counts(self):
-        counts = self.service.countByStatus()
-        return [{'status': status, 'count': counts[status]}
-                for status in interfaces.STATUSES]
+        return status_counts(self.service)
 
     def tabs(self):
         url = self.service.absolute_url()

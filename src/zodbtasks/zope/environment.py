@@ -56,9 +56,8 @@ from zope.traversing.interfaces import BeforeTraverseEvent
 from zodbtasks import identity
 from zodbtasks.identity import PrincipalGone
 from zodbtasks.interfaces import CURRENT_PRINCIPAL
+from zodbtasks.startup import ROOT_NAME
 
-#: Where the Zope application lives in the ZODB root.
-APPLICATION = 'Application'
 #: The longest request fact kept, and the most names of a path.
 FACT_LIMIT = 500
 PATH_LIMIT = 50
@@ -196,7 +195,7 @@ def running(service, job):
     """IJobEnvironment.jobEnvironment for Zope (see the module); yields
     the service wrapped in its site."""
     facts = dict(job.runContext or ())
-    app = service._p_jar.root()[APPLICATION]
+    app = service._p_jar.root()[ROOT_NAME]
     app, request = make_request(app, facts)
     previous_site = zope.component.hooks.getSite()
     previous_manager = getSecurityManager()

@@ -60,11 +60,6 @@ def main(args):
     except (worker.ConfigError, ValueError) as exc:
         print('zodbtasks-worker: %s' % exc, file=sys.stderr)
         return 2
-    try:
-        return worker.work(db, directives, threads)
-    finally:
-        worker.stop_processors(args.stop_timeout)
-        for database in set(db.databases.values()):
-            database.close()
-        logging.getLogger('zodbtasks.app.worker').info(
-            'zodbtasks worker stopped')
+    others = [each for each in db.databases.values() if each is not db]
+    return worker.serve([db] + others, directives, threads,
+                        args.stop_timeout)
