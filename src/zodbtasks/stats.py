@@ -87,6 +87,7 @@ class Tally:
 
     def __init__(self, row=None):
         row = empty_row() if row is None else row
+        self.row = tuple(row)
         for index, name in enumerate(COUNTS):
             setattr(self, name, row[index])
         self.finished = self.completed + self.failed + self.cancelled
@@ -423,6 +424,15 @@ def per_minute(service, since, until):
                 depths[number] = depth
     return [Minute(number * 60.0, rows[number], depths[number])
             for number in sorted(rows)]
+
+
+def tasks_between(service, since, until):
+    """task -> Tally of the minutes that start in [since, until)."""
+    rows = {}
+    for minute in per_minute(service, since, until):
+        for task, tally in minute.by_task.items():
+            add_rows(rows.setdefault(task, empty_row()), tally.row)
+    return {task: Tally(row) for task, row in rows.items()}
 
 
 def worker_finished(record, since):

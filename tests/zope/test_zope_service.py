@@ -32,7 +32,8 @@ from zodbtasks.interfaces import ITaskService  # noqa: E402
 MANAGER = ('zope-manager', 'zope-manager-password')
 TABS = {'@@jobs.html': 'zt-jobs', '@@overview.html': 'zt-overview',
         '@@groups.html': 'zt-groups', '@@addJob.html': 'zt-cronjob-form',
-        '@@addCronJob.html': 'zt-cronjob-form', '@@workers.html': 'zt-workers'}
+        '@@addCronJob.html': 'zt-cronjob-form', '@@workers.html': 'zt-workers',
+        '@@tasks.html': 'zt-tasks-tab'}
 
 
 @zope.interface.implementer(ITask)

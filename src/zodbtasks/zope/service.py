@@ -53,6 +53,7 @@ class ZopeTaskService(TaskService, SimpleItem):
     manage_options = (
         {'label': 'Jobs', 'action': '@@jobs.html'},
         {'label': 'Overview', 'action': '@@overview.html'},
+        {'label': 'Tasks', 'action': '@@tasks.html'},
         {'label': 'Groups', 'action': '@@groups.html'},
         {'label': 'Add job', 'action': '@@addJob.html'},
         {'label': 'Add cron job', 'action': '@@addCronJob.html'},

@@ -23,6 +23,7 @@ from zodbtasks.browser import job
 from zodbtasks.browser import jobs
 from zodbtasks.browser import live
 from zodbtasks.browser import overview
+from zodbtasks.browser import tasks
 from zodbtasks.browser import workers
 from zodbtasks.browser.traversal import located_job
 
@@ -61,6 +62,7 @@ AddCronJob = zope_view(cronjob.AddCronJob)
 EditCronJob = zope_view(cronjob.EditCronJob)
 JobView = zope_view(job.JobView)
 WorkersView = zope_view(workers.WorkersView)
+TasksView = zope_view(tasks.TasksView)
 JobsJSON = zope_view(live.JobsJSON)
 
 
