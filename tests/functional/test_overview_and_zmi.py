@@ -22,8 +22,36 @@ def test_overview_chart_of_the_last_hour(manager, demo):
     demo.commit()
     demo.service.process()
     page = manager.get(SERVICE + '/@@overview.html')
-    assert len(page.html.find(id='zt-chart').find_all('rect')) == 60
     assert page.html.find(id='zt-finished-hour').text == '1'
+    figures = page.html.find(id='zt-charts').find_all('figure')
+    assert [f.figcaption.text for f in figures] == [
+        'Jobs finished and failed per minute',
+        'Queue depth (waiting jobs seen by the workers)',
+        'Enqueue-to-start latency']
+    finished = figures[0].find('g', attrs={'data-series': 'finished'})
+    bars = finished.find_all('rect')
+    assert len(bars) == 1 and ': finished ' in bars[0].title.text
+    legend = [t.text for t in figures[0].find(class_='zt-legend')
+              .find_all('text')]
+    assert legend == ['finished', 'failed']
+    x_labels = [t.text for t in figures[0].find(class_='zt-x-axis')
+                .find_all('text')]
+    assert len(x_labels) >= 6 and x_labels[-1].startswith('time (')
+    y_labels = [t.text for t in figures[0].find(class_='zt-y-axis')
+                .find_all('text')]
+    assert y_labels[0] == '0' and len(y_labels) >= 2
+    latency = figures[2].find('g', attrs={'data-series': 'p95'})
+    assert latency.find('polyline') is not None
+
+
+def test_overview_charts_of_the_last_day(manager, demo):
+    page = manager.get(SERVICE + '/@@overview.html?range=day')
+    figures = page.html.find(id='zt-charts').find_all('figure')
+    assert figures[0].figcaption.text == \
+        'Jobs finished and failed per 10 minutes'
+    assert page.html.find(id='zt-range-hour')['href'].endswith('range=hour')
+    page = manager.get(SERVICE + '/@@overview.html?range=<script>')
+    assert 'per minute' in page.html.find('figcaption').text  # the default
 
 
 def test_overview_oldest_waiting(manager, demo):

@@ -1,22 +1,23 @@
 """The Overview tab: counts per status, processing state, the oldest
-waiting job and the jobs finished per minute over the last hour; and the
+waiting job, charts of the last hour or day (``zodbtasks.browser.charts``:
+jobs finished and failed, queue depth, enqueue-to-start latency); and the
 activity controls (pause, resume, task limits, see
 ``zodbtasks.browser.activities``)."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
 from zodbtasks import clock
+from zodbtasks.browser import charts
 from zodbtasks.browser import format
 from zodbtasks.browser.activities import ActivityControls
 from zodbtasks.browser.jobs import ServiceView
 from zodbtasks.browser.jobs import status_counts
-
-CHART_WIDTH, CHART_HEIGHT = 600, 120
 
 
 class OverviewView(ActivityControls, ServiceView):
     """@@overview.html"""
 
     template = ViewPageTemplateFile('templates/overview.pt')
+    chart_macros = ViewPageTemplateFile('templates/charts.pt')
 
     def __call__(self, now=None):
         self.now = clock.now() if now is None else now
@@ -43,18 +44,18 @@ class OverviewView(ActivityControls, ServiceView):
     def per_minute(self):
         return self.service.finishedPerMinute(self.now, 60)
 
-    def chart(self):
-        """Bars of an SVG chart: x, y, width, height and a title."""
-        counts = self.per_minute()
-        peak = max(counts) or 1
-        width = CHART_WIDTH / len(counts)
-        bars = []
-        for index, count in enumerate(counts):
-            height = round(CHART_HEIGHT * count / peak, 1)
-            bars.append({
-                'x': round(index * width, 1), 'y': CHART_HEIGHT - height,
-                'width': round(width - 1, 1), 'height': height,
-                'title': '%d min ago: %d finished' % (
-                    len(counts) - index, count)})
-        return {'bars': bars, 'peak': max(counts), 'sum': sum(counts),
-                'width': CHART_WIDTH, 'height': CHART_HEIGHT}
+    def range_name(self):
+        name = self.request.form.get('range')
+        return name if name in charts.RANGES else 'hour'
+
+    def range_links(self):
+        return [{'name': name, 'current': name == self.range_name(),
+                 'url': '%s/@@overview.html?range=%s' % (self.url, name)}
+                for name in charts.RANGES]
+
+    def charts(self):
+        return charts.overview_charts(self.service, self.now,
+                                      self.range_name())
+
+    def finished_hour(self):
+        return sum(self.per_minute())
