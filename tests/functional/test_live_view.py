@@ -50,3 +50,33 @@ def test_the_jobs_tab_points_its_script_at_its_own_query(manager, demo):
 
 def test_the_json_needs_login(anonymous, demo):
     anonymous.get(SERVICE + '/@@jobs.json', status=401)
+
+
+def test_the_summary_has_counts_workers_and_the_marker_but_no_rows(
+        manager, demo):
+    s = demo.service
+    jobid = s.add('echo', 'w')
+    demo.commit()
+    assert Dispatch(s).claimJobs(clock.now(), 1, 'sum-host:5:abc') == [jobid]
+    demo.commit()
+    data = manager.get(SERVICE + '/@@jobs.json', {'summary': '1'}).json
+    assert 'rows' not in data and 'total' not in data
+    worker, = [w for w in data['workers'] if w['id'] == 'sum-host:5:abc']
+    assert worker['alive'] and worker['running'] == 1
+    assert data['change'] and data['counts']['processing'] >= 1
+
+
+def test_the_other_pages_say_what_they_redraw(manager, demo):
+    for view, regions in (('overview.html', 'zt-counts'),
+                          ('workers.html', 'zt-workers-live'),
+                          ('tasks.html', 'zt-tasks-live')):
+        page = manager.get(SERVICE + '/@@' + view)
+        live = page.html.find(id='zt-live')
+        assert live['data-url'].endswith('/@@jobs.json?summary=1')
+        assert regions in live['data-regions'].split()
+        for region in live['data-regions'].split():
+            assert page.html.find(id=region) is not None, (view, region)
+        assert live['data-change']
+        assert page.html.find(
+            'script', src=lambda src: src and src.endswith(
+                '++resource++zodbtasks-live.js')) is not None

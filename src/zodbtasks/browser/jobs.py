@@ -56,6 +56,22 @@ class ServiceView(BrowserView):
         self.request.response.setStatus(status)
         self.error = message
 
+    # -- live updates (zodbtasks.browser.live) ---------------------------
+
+    live_macros = ViewPageTemplateFile('templates/live.pt')
+    live_interval = LIVE_INTERVAL
+    #: Ids of the page's parts the script redraws from the page itself
+    #: when the database changed (the Jobs tab redraws its rows instead).
+    live_regions = ()
+
+    def live_url(self):
+        """Where the page's script asks whether anything changed."""
+        return '%s/@@jobs.json?summary=1' % self.url
+
+    def live_change(self):
+        """The change marker the page was drawn with."""
+        return change_marker(self.service)
+
     def check_post(self):
         """Whether a POST may act: CSRF token and permission checked."""
         try:
@@ -243,6 +259,13 @@ class JobsView(ServiceView):
             'previous': self.link(start=prev_start) if p['start'] else None,
             'next': self.link(start=last) if last < total else None,
         }
+
+
+def change_marker(service):
+    """What changes when anything in the service's database changed
+    (its last transaction), as text."""
+    jar = service._p_jar
+    return jar.db().lastTransaction().hex() if jar is not None else ''
 
 
 def status_counts(service):

@@ -1,14 +1,18 @@
-"""Live views (issue 12): ``@@jobs.json``, what the Jobs tab's script
-(``static/live.js``) polls to update the page in place: the counts by
-status, the rows of the page the tab shows (same parameters as
-``@@jobs.html``) with their progress, and a change marker (the database's
-last transaction) that tells the script whether anything changed."""
+"""Live views (issue 12): ``@@jobs.json``, what the pages' script
+(``static/live.js``) polls to update them in place: the counts by
+status, the workers, a change marker (the database's last transaction)
+that tells the script whether anything changed, and, unless ``summary``
+is asked for, the rows of the page the Jobs tab shows (same parameters
+as ``@@jobs.html``) with their progress.  The Overview, Tasks, Workers
+and job pages ask for the summary and redraw their live parts
+(``live_regions``) from the page itself when the marker moved."""
 import json
 
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import JobsView
+from zodbtasks.browser.jobs import change_marker
 
 
 class JobsJSON(JobsView):
@@ -17,21 +21,29 @@ class JobsJSON(JobsView):
     def __call__(self, now=None):
         service = self.service
         now = clock.now() if now is None else now
-        total, jobs = self.query()
         counts = service.countByStatus()
         data = {
-            'change': service._p_jar.db().lastTransaction().hex(),
+            'change': change_marker(service),
             'now': now,
-            'total': total,
             'counts': {status: counts[status]
                        for status in interfaces.STATUSES},
             'processing': service.isProcessing(),
-            'rows': [self.live_row(job) for job in jobs],
+            'workers': self.live_workers(now),
         }
+        if not self.request.form.get('summary'):
+            data['total'], jobs = self.query()
+            data['rows'] = [self.live_row(job) for job in jobs]
         response = self.request.response
         response.setHeader('Content-Type', 'application/json')
         response.setHeader('Cache-Control', 'no-store')
         return json.dumps(data)
+
+    def live_workers(self, now):
+        return [{'id': record['id'], 'alive': record['alive'],
+                 'heartbeat_age': round(max(0.0, now - record['heartbeat']),
+                                        1),
+                 'running': len(record['running'])}
+                for record in self.service.workers(now=now)]
 
     def live_row(self, job):
         progress = self.progress(job)

@@ -18,6 +18,8 @@ class OverviewView(ActivityControls, ServiceView):
 
     template = ViewPageTemplateFile('templates/overview.pt')
     chart_macros = ViewPageTemplateFile('templates/charts.pt')
+    live_regions = ('zt-counts', 'zt-oldest', 'zt-chart-range',
+                    'zt-charts', 'zt-priorities-live')
 
     def __call__(self, now=None):
         self.now = clock.now() if now is None else now

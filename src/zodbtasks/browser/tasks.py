@@ -26,6 +26,7 @@ class TasksView(ActivityControls, ServiceView):
     """@@tasks.html"""
 
     template = ViewPageTemplateFile('templates/tasks.pt')
+    live_regions = ('zt-tasks-live',)
 
     def __call__(self, now=None):
         self.now = clock.now() if now is None else now

@@ -19,6 +19,7 @@ class WorkersView(ServiceView):
     """@@workers.html"""
 
     template = ViewPageTemplateFile('templates/workers.pt')
+    live_regions = ('zt-workers-live',)
 
     def __call__(self, now=None):
         self.now = clock.now() if now is None else now

@@ -1,13 +1,16 @@
-/* zodbtasks: the Jobs tab updates itself in place.
+/* zodbtasks: the service's pages update themselves in place.
  *
  * The page says where its data is (#zt-live's data-url: @@jobs.json with
- * the page's own filters, sort and batch).  Every data-interval ms (less
- * often while the tab is hidden) this asks it; when the change marker
- * moved, it redraws the counts, and in each row of the page the status,
- * the progress bar and its message, the start, end and duration.  Rows
- * that are not on the page any more stay as they are until a reload.  A
- * button pauses it; "updated 3 s ago" says how fresh the page is.  The
- * page works without it.
+ * the Jobs tab's own filters, sort and batch, or its summary for the
+ * other pages).  Every data-interval ms (less often while the tab is
+ * hidden) this asks it; when the change marker moved (the database
+ * changed), it redraws the counts, and in each row of the Jobs tab the
+ * status, the progress bar and its message, the start, end and duration;
+ * on the other pages it reads the page again and swaps in its live parts
+ * (the ids in data-regions), keeping what is typed in forms elsewhere.
+ * Rows that are not on the page any more stay as they are until a
+ * reload.  A button pauses it; "updated 3 s ago" says how fresh the page
+ * is.  The page works without it.
  */
 (function () {
   'use strict';
@@ -15,7 +18,10 @@
   if (!live || !window.fetch) { return; }
   var url = live.getAttribute('data-url');
   var interval = parseInt(live.getAttribute('data-interval'), 10) || 3000;
-  var change = null, paused = false, timer = null, updated = Date.now();
+  var change = live.getAttribute('data-change') || null;
+  var regions = (live.getAttribute('data-regions') || '').split(/\s+/)
+    .filter(function (id) { return id; });
+  var paused = false, timer = null, updated = Date.now();
   var age = live.querySelector('.zt-live-age');
   var button = live.querySelector('button');
   live.hidden = false;
@@ -57,7 +63,37 @@
       text(document.getElementById('zt-live-count-' + status),
            String(data.counts[status]));
     });
-    data.rows.forEach(drawRow);
+    if (data.rows) { data.rows.forEach(drawRow); }
+    if (regions.length) { redrawRegions(); }
+  }
+
+  function redrawRegions() {
+    fetch(window.location.href, {credentials: 'same-origin'})
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, 'text/html');
+        regions.forEach(function (id) {
+          var old = document.getElementById(id);
+          var fresh = page.getElementById(id);
+          if (!old || !fresh) { return; }
+          var open = Array.prototype.map.call(
+            old.querySelectorAll('details[open]'),
+            function (node) { return node.getAttribute('data-key'); });
+          fresh = document.importNode(fresh, true);
+          Array.prototype.forEach.call(
+            fresh.querySelectorAll('details[data-key]'), function (node) {
+              if (open.indexOf(node.getAttribute('data-key')) >= 0) {
+                node.open = true;
+              }
+            });
+          old.parentNode.replaceChild(fresh, old);
+        });
+        document.dispatchEvent(new CustomEvent('zodbtasks:redrawn'));
+      })
+      .catch(function () { return null; });
   }
 
   function poll() {
