@@ -4,48 +4,32 @@ Chromium and its driver come from Debian (`apt-get install chromium
 chromium-driver`, done by .ci/run); nothing is downloaded.  The screenshot
 of the Jobs tab is saved to test-artifacts/jobs-tab.png.
 """
-import base64
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
 from zodbtasks import testing
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir))
-ARTIFACTS = os.path.join(TOP, 'test-artifacts')
-CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
-SERVICE = '/demo/++etc++site/default/jobs'
-DEADLINE = 30.0  # seconds; only reached when something is broken
+from .chromium import ARTIFACTS
+from .chromium import DEADLINE
+from .chromium import TOP
+from .chromium import skip_without_chromium
+from .chromium import start as start_chromium
+from .chromium import wait_for as _wait_for
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-    reason='Chromium is not installed (apt-get install chromium '
-           'chromium-driver; .ci/run does it): browser test skipped')
+SERVICE = '/demo/++etc++site/default/jobs'
+pytestmark = skip_without_chromium
 
 
 def _free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
-
-
-def _wait_for(predicate, what, deadline=DEADLINE, step=0.05):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(step)
-    raise AssertionError('timed out waiting for %s' % what)
 
 
 def _listening(port):
@@ -77,26 +61,8 @@ def server(tmp_path):
 
 @pytest.fixture
 def browser(server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ('--headless=new', '--no-sandbox', '--disable-gpu',
-                     '--disable-quic', '--no-first-run',
-                     '--disable-background-networking',
-                     '--disable-component-update', '--disable-sync',
-                     '--window-size=1400,1000',
-                     '--user-data-dir=' + tempfile.mkdtemp()):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     url, password = server
-    # Log in: the ZMI uses HTTP basic auth; send the credentials with
-    # every request the page makes.
-    credentials = base64.b64encode(
-        ('admin:%s' % password).encode()).decode()
-    driver.execute_cdp_cmd('Network.enable', {})
-    driver.execute_cdp_cmd('Network.setExtraHTTPHeaders', {
-        'headers': {'Authorization': 'Basic ' + credentials}})
+    driver = start_chromium(login=('admin', password))
     try:
         yield driver, url
     finally:

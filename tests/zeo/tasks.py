@@ -77,6 +77,28 @@ def _patient(service, jobid, input):
     return os.getpid()
 
 
+def _progress(service, jobid, input):
+    """Report progress in 20 steps over ``input`` seconds (the operator
+    UI's browser tests watch the bars move)."""
+    from zodbtasks.task import reportProgress
+    for step in range(1, 21):
+        time.sleep(input / 20.0)
+        reportProgress(service, jobid, step / 20.0,
+                       'step %d of 20' % step)
+    return 'done in %s s' % (input,)
+
+
+def _broken(service, jobid, input):
+    """Fail as ``input`` says: 'missing N' raises KeyError, 'timeout
+    N' a TaskError (two groups of the Failures tab); else return it."""
+    kind, _, number = str(input).partition(' ')
+    if kind == 'missing':
+        raise KeyError('record %s is missing' % number)
+    if kind == 'timeout':
+        raise TaskError('upstream timed out after %s s' % number)
+    return input
+
+
 @zope.interface.implementer(IBatchTask)
 class GroupedCount:
     """``count`` as a grouping task: up to 20 jobs in one transaction;
@@ -152,10 +174,12 @@ grouped = GroupedCount()
 member = Task(_member)
 collect = Task(_collect)
 step = Task(_step)
+progress = Task(_progress)
+broken = Task(_broken)
 #: The tasks by name, as tasks.zcml registers them.
 TASKS = {'count': count, 'hold': hold, 'span': span, 'patient': patient,
          'grouped': grouped, 'member': member, 'collect': collect,
-         'step': step}
+         'step': step, 'progress': progress, 'broken': broken}
 
 
 def register():
