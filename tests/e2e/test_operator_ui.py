@@ -1,0 +1,193 @@
+"""The operator's tabs in a real Chromium while 2 worker processes run.
+
+A ``runzeo`` server holds the database; the real zodbtasks-server (its
+processors off: it only serves pages) and two ``zodbtasks-worker``
+processes (2 processor threads each) are its clients, all on
+127.0.0.1.  The tests watch the pages update themselves, and save a
+screenshot of each tab under test-artifacts/ (the README shows them).
+"""
+import os
+import re
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from zodbtasks import testing
+from zodbtasks.app import instance
+
+from tests.zeo import conftest as zeo
+from tests.zeo import tasks as zeo_tasks
+
+from .chromium import DEADLINE
+from .chromium import screenshot
+from .chromium import skip_without_chromium
+from .chromium import start as start_chromium
+from .chromium import wait_for
+
+pytestmark = skip_without_chromium
+PATH = '/%s/++etc++site/default/%s' % (zeo.SITE, zeo.SERVICE)
+
+
+class Cluster:
+    """runzeo, the web server and two worker processes (stopped by pid)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.zeo = zeo.ZEOServer(folder)
+        self.processes = []
+        self.password = secrets.token_urlsafe(12)
+
+    def start(self):
+        self.zeo.start()
+        home = os.path.join(self.folder, 'instance')
+        os.mkdir(home)
+        self.config = zeo.make_zeo_instance(home, self.zeo.address)
+        instance.ensure_manager(
+            home, {'ZODBTASKS_ADMIN_PASSWORD': self.password})
+        self.db = zeo.ZEO.DB(self.zeo.address, wait_timeout=DEADLINE)
+        zeo_tasks.register()
+        self.service = zeo.Service(self.db)
+        self.port = zeo.free_port()
+        self.server = self._spawn('server', [
+            '-m', 'zodbtasks.app.server', '--config', self.config,
+            '--host', '127.0.0.1', '--port', str(self.port)])
+        wait_for(self._listening, 'the server to listen')
+        self.workers = zeo.Workers(self.config,
+                                   os.path.join(self.folder, 'runs.txt'))
+        for _ in range(2):
+            self.workers.start(threads=2)
+        self.url = 'http://127.0.0.1:%d' % self.port
+
+    def _spawn(self, name, arguments):
+        log = open(os.path.join(self.folder, name + '.log'), 'w')
+        environ = zeo.subprocess_environ()
+        environ['ZODBTASKS_ADMIN_PASSWORD'] = self.password
+        process = subprocess.Popen(
+            [sys.executable] + arguments, cwd=os.path.dirname(self.config),
+            env=environ, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def _listening(self):
+        assert self.server.poll() is None, 'the server ended: see %s' % (
+            os.path.join(self.folder, 'server.log'))
+        return zeo.socket.socket().connect_ex(('127.0.0.1', self.port)) == 0
+
+    def stop(self):
+        if getattr(self, 'workers', None) is not None:
+            for worker in self.workers.started:
+                self.workers.stop(worker)
+        for process in self.processes:
+            testing.stop_process(process, DEADLINE)
+        if getattr(self, 'service', None) is not None:
+            self.service.close()
+            testing.close_database(self.db)
+        self.zeo.stop()
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory):
+    cluster = Cluster(str(tmp_path_factory.mktemp('operator-ui')))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope='module')
+def driver(cluster):
+    driver = start_chromium(login=('admin', cluster.password))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _page(driver, cluster, view):
+    driver.get(cluster.url + PATH + '/@@' + view)
+    wait_for(lambda: driver.execute_script(
+        'var live = document.getElementById("zt-live");'
+        'return !live || !live.hidden;'), 'the page script to start')
+
+
+def _rows(driver, css):
+    """The text of each element matching ``css``, read in one go (the
+    page's script may replace them while they are read)."""
+    return driver.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll('
+        'arguments[0]), function (e) { return e.innerText; });', css)
+
+
+def test_the_workers_tab_shows_both_processes_and_their_running_jobs(
+        cluster, driver):
+    """Loaded before the workers ran anything, the tab then shows both
+    processes (2 threads each) with the progress of their jobs, without
+    a reload."""
+    _page(driver, cluster, 'workers.html')
+    driver.execute_script('window.ztNoReload = true;')
+    # One at a time: an idle thread claims each (a thread claims what is
+    # due in one go), so that each of the 4 threads runs one.
+    for _ in range(4):
+        jobid = cluster.service.add('progress', 8.0)
+        wait_for(lambda: cluster.service.fresh().jobs[jobid].status
+                 == 'processing', 'job %s to start' % jobid, step=0.02)
+
+    def both_running():
+        rows = _rows(driver, 'tr.zt-worker.zt-alive')
+        bars = _rows(driver, '#zt-worker-table progress')
+        return len(rows) == 2 and len(bars) >= 2
+    wait_for(both_running, 'two live worker processes running jobs',
+             step=0.2)
+    pids = {str(worker.pid) for worker in cluster.workers.started}
+    cells = driver.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll('
+        '"tr.zt-worker.zt-alive"), function (row) { return ['
+        'row.cells[2].innerText, '
+        'row.querySelector(".zt-threads .zt-count").innerText]; });')
+    assert {pid for pid, _ in cells} == pids
+    assert {threads for _, threads in cells} == {'2'}
+    assert driver.execute_script('return window.ztNoReload') is True
+    screenshot(driver, 'workers-tab.png')
+
+
+def test_the_tasks_tab_and_the_overview_charts_follow_the_workers(
+        cluster, driver):
+    """Loaded before the jobs finish, the Tasks tab then shows each
+    task's failures and run times; the Overview draws its charts."""
+    _page(driver, cluster, 'tasks.html')
+    driver.execute_script('window.ztNoReload = true;')
+    inputs = ['missing %d' % n for n in range(6)] + \
+        ['timeout %d' % n for n in range(3)] + ['fine'] * 6
+    ids = cluster.service.add_jobs([('broken', text, {}) for text in inputs])
+
+    def task_row(name):
+        return driver.execute_script(
+            'var row = document.querySelector('
+            '"tr.zt-task-row[data-task=\\"" + arguments[0] + "\\"]");'
+            'if (!row) { return null; }'
+            'var cells = {};'
+            'row.querySelectorAll("td[class]").forEach(function (td) {'
+            '  cells[td.className.split(" ")[0]] = td.innerText.trim(); });'
+            'return cells;', name)
+
+    cluster.service.wait_finished(ids, DEADLINE)
+    wait_for(lambda: (task_row('broken') or {}).get('zt-failed') == '9',
+             'the Tasks tab to show 9 failed jobs of broken', step=0.2)
+    wait_for(lambda: (task_row('broken') or {}).get('zt-failure-rate')
+             == '60.0 %', 'the failure rate of broken', step=0.2)
+    broken = task_row('broken')
+    assert broken['zt-finished-hour'] == '15'
+    assert broken['zt-p50'] and broken['zt-p95']
+    assert driver.execute_script('return window.ztNoReload') is True
+    screenshot(driver, 'tasks-tab.png')
+    _page(driver, cluster, 'overview.html')
+    captions = _rows(driver, '#zt-charts figcaption')
+    assert captions[0] == 'Jobs finished and failed per minute'
+    assert driver.execute_script(
+        'return document.querySelectorAll('
+        '"#zt-charts g[data-series=failed] rect").length') >= 1
+    screenshot(driver, 'overview-tab.png')
