@@ -182,14 +182,16 @@ class JobIndex(persistent.Persistent):
         """How many jobs of ``task`` have ``status`` (the task tally)."""
         return self.tally_of_tasks().count(task, status)
 
-    def count_by_priority(self, jobs):
+    def count_by_priority(self, jobs, statuses=None):
         """priority -> how many jobs have it and are neither processing
-        nor completed (only priorities some have); ``jobs`` (the
-        service's) are read once, when the priority tally is made."""
+        nor completed (or have one of ``statuses``; only priorities some
+        have); ``jobs`` (the service's) are read once, when the priority
+        tally is made."""
         tally = self.tally_of_priorities(jobs)
-        statuses = [status for status in interfaces.STATUSES
-                    if status not in (interfaces.PROCESSING,
-                                      interfaces.COMPLETED)]
+        if statuses is None:
+            statuses = [status for status in interfaces.STATUSES
+                        if status not in (interfaces.PROCESSING,
+                                          interfaces.COMPLETED)]
         rest = sum(self.by_status.count(status) for status in statuses)
         counts = {}
         for priority, row in tally.items():

@@ -5,6 +5,7 @@ Every action is a POST checked by ``ServiceView.check_post`` (CSRF token
 and zodbtasks.ManageJobs); a refused value is shown beside its field and
 changes nothing.
 """
+from zodbtasks import interfaces
 from zodbtasks.browser import fields
 from zodbtasks.browser.fields import FieldError
 
@@ -137,15 +138,16 @@ class ActivityControls:
         return value if isinstance(value, str) else ''
 
     def priorities(self):
-        """(priority, waiting jobs), lowest (earliest) first: what
-        ``countByPriority`` counts, from the index's priority tally
-        (``countByPriority`` reads jobs one by one)."""
+        """(priority, waiting jobs), lowest (earliest) first, from the
+        index's priority tally: the jobs that wait to run (queued,
+        delayed, blocked, ...), not the failed ones that
+        ``countByPriority`` counts too (as CMFActivity does)."""
         if not hasattr(self, '_priorities'):
             service = self.service
             self._priorities = [
                 {'priority': priority, 'count': count}
                 for priority, count in service._index.count_by_priority(
-                    service.jobs).items()]
+                    service.jobs, interfaces.WAITING).items()]
         return self._priorities
 
 
