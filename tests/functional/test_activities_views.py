@@ -592,9 +592,11 @@ def test_counts_per_priority(manager, demo, service):
     for priority in (0, 0, 5, -3):
         service.add('echo', priority=priority, startLater=True)
     done = service.add('echo', priority=9)
+    failed = service.add('fail', priority=5)
     demo.commit()
     service.process()
     assert service.jobs[done].status == 'completed'
+    assert service.jobs[failed].status == 'error'   # not waiting
     table = manager.get(OVERVIEW).html.find(id='zt-priorities')
     rows = [[td.text for td in tr.find_all('td')]
             for tr in table.find_all('tr') if tr.get('id')]
