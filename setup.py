@@ -13,6 +13,8 @@ def read(*parts):
 TESTS_REQUIRE = [
     'beautifulsoup4',
     'hypothesis',
+    # The parser that checks the text of @@metrics and `zodbtasks metrics`.
+    'prometheus_client',
     'pytest',
     'pytest-timeout',
     # RelStorage's PostgreSQL tests (tests/relstorage); its [postgresql]
