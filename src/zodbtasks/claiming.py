@@ -17,6 +17,7 @@ from zodbtasks.interfaces import ERROR
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.job import Next
+from zodbtasks import stats
 from zodbtasks.workers import WorkerRecord
 
 #: Seconds after which a due cron job that was held back is tried again.
@@ -136,6 +137,7 @@ class Claiming:
         job.status = step.status
         if step.at is not None:
             self.schedule_at(job, step.at)
+        stats.job_ended(self.service, job, now, error, cancelled)
         record = self.workers.get(job.owner)
         if record is None or job.id not in record.jobs:
             self.index_finished(job)

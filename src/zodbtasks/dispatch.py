@@ -24,8 +24,11 @@ from zodbtasks import interfaces
 from zodbtasks import folding
 from zodbtasks import retention
 from zodbtasks import shards
+from zodbtasks import stats
 from zodbtasks.grouping import GroupSizes
 from zodbtasks.interfaces import PROCESSING
+from zodbtasks.interfaces import QUEUED
+from zodbtasks.stats import FLUSH_INTERVAL
 from zodbtasks.jobmaps import JobMaps
 
 logger = logging.getLogger(__name__)
@@ -95,7 +98,15 @@ class Dispatch:
                                                           min(size, most))
         if rank is None:
             self._fold_plain(owner, now, claimed)
+        self._flush_figures(owner, now, FLUSH_INTERVAL)
         return claimed
+
+    def _flush_figures(self, owner, now, interval=0):
+        """Write the figures worker ``owner`` noted (``zodbtasks.stats``),
+        with a sample of the queue's depth."""
+        maps = self.maps
+        stats.flush(self.service, maps.workers.get(owner), owner, now,
+                    lambda: maps.index.by_status.count(QUEUED), interval)
 
     def finishJob(self, jobid, now, output=None, error=None,
                   traceback=None, cancelled=False):
@@ -139,6 +150,7 @@ class Dispatch:
         rank = maps.rank(owner, now)
         folded = maps.fold(record, prompt_only=rank is not None)
         maps.work(now)
+        self._flush_figures(owner, now)
         return folded
 
     def foldAll(self, owner, now):
@@ -218,6 +230,8 @@ class Dispatch:
         self.maps.fold(record)
         if record.jobs:
             return False
+        self._flush_figures(owner, None)
+        stats.retired(self.service, record)
         del workers[owner]
         return True
 
@@ -238,7 +252,9 @@ class Dispatch:
                                job.retryPolicy.maxAttempts))
                 logger.warning('job %s: %s', job.id, message)
                 maps.lost(job, message, now)
+                stats.lease_expired(self.service)
                 handled += 1
+            stats.retired(self.service, record)
             del maps.workers[owner]
         maps.work(now)
         return handled

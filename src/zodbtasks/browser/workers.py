@@ -1,10 +1,13 @@
 """The Workers tab: every worker process that claimed jobs of the
 service (over ZEO or RelStorage, all processes of the database), alive
-or lost, with its last heartbeat and the jobs it runs, and the jobs of
-lost workers that wait for a sweeper."""
+or lost, with its processor threads, its last heartbeat, the jobs it
+runs with their progress and how many it finished in the last hour
+(``zodbtasks.stats``), and the jobs of lost workers that wait for a
+sweeper."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
 from zodbtasks import clock
+from zodbtasks import stats
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import ServiceView
 
@@ -25,27 +28,40 @@ class WorkersView(ServiceView):
         return format.age(self.service.leaseTimeout)
 
     def workers(self):
-        rows = []
-        service = self.service
-        for record in sorted(service.workers(now=self.now),
-                             key=lambda record: (not record['alive'],
-                                                 record['id'])):
-            host, _, rest = record['id'].partition(':')
-            pid = rest.partition(':')[0]
-            running = list(record['running'])
-            rows.append({
-                'id': record['id'], 'host': host, 'pid': pid,
-                'alive': record['alive'],
-                'state': 'alive' if record['alive'] else 'lost',
-                'started': format.when(record['started']),
-                'heartbeat': format.when(record['heartbeat']),
-                'heartbeat_age': format.age(
-                    max(0.0, self.now - record['heartbeat'])),
-                'count': len(running),
-                'running': [self._job(jobid)
-                            for jobid in running[:RUNNING_SHOWN]],
-            })
+        """A row per worker process (threads of one process share the
+        part of their id before '/'), alive ones first."""
+        processes = {}
+        for record in self.service.workers(now=self.now):
+            processes.setdefault(record['id'].partition('/')[0],
+                                 []).append(record)
+        rows = [self._process(key, threads)
+                for key, threads in processes.items()]
+        rows.sort(key=lambda row: (not row['alive'], row['id']))
         return rows
+
+    def _process(self, key, threads):
+        host, _, rest = key.partition(':')
+        records = self.service._workers
+        since = self.now - 3600
+        running = [jobid for thread in threads
+                   for jobid in thread['running']]
+        alive = any(thread['alive'] for thread in threads)
+        heartbeat = max(thread['heartbeat'] for thread in threads)
+        started = min(thread['started'] for thread in threads)
+        return {
+            'id': key, 'host': host, 'pid': rest.partition(':')[0],
+            'alive': alive, 'state': 'alive' if alive else 'lost',
+            'threads': sorted(thread['id'] for thread in threads),
+            'started': format.when(started),
+            'heartbeat': format.when(heartbeat),
+            'heartbeat_age': format.age(max(0.0, self.now - heartbeat)),
+            'finished_hour': sum(
+                stats.worker_finished(records[thread['id']], since)
+                for thread in threads if thread['id'] in records),
+            'count': len(running),
+            'running': [self._job(jobid)
+                        for jobid in running[:RUNNING_SHOWN]],
+        }
 
     def stuck(self):
         return [self._job(job.id) for job in

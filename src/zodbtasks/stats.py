@@ -1,0 +1,436 @@
+"""Figures: how many jobs each task finished, failed and retried, how
+long they ran and waited, per minute over the last day and in total, for
+the operator's views (Tasks, Workers, charts) and ``@@metrics``
+(issue 12).
+
+How they are kept:
+
+- When a job's run ends, its transaction gets an after-commit hook that
+  notes the outcome (task, outcome, run time, enqueue-to-start latency)
+  in memory, in the ``Pending`` figures of its worker (this process's
+  worker id and thread); an aborted run notes nothing.
+- The worker writes what it noted in one of its next claim transactions
+  (``flush``, at most every ``FLUSH_INTERVAL`` seconds, at once when it
+  folds at the end of ``process()`` or retires) into the ``Figures`` of
+  its worker record, which only it writes: one ``MinuteFigures`` object
+  per minute.  Each noted outcome has a sequence number, and the figures
+  remember the last one they hold, so a claim transaction that aborts
+  and is tried again writes each outcome once.
+- When a worker retires or is swept, its figures are merged into the
+  service's own (``service._figures``), so totals never go down.
+- Minutes older than ``KEEP`` are folded into the figures' ``archived``
+  totals when a new minute begins.
+
+So the figures are database-wide (all processes add theirs), lag by up to
+``FLUSH_INTERVAL`` plus a claim, and a worker that dies loses the
+outcomes it had not written yet (its jobs are not affected).
+
+Design note: writing the figures in each job's own transaction was
+rejected: one more object per job commit (about a tenth of its cost,
+bench/bench_core.py).  A flush writes the current minute's object (a few
+hundred bytes) every couple of seconds per busy worker, the minutes' tree
+once a minute.  Reading totals sums up to a day of minute objects per
+worker record; those do not change once their minute has passed, so the
+reading process's cache keeps them.
+"""
+import threading
+import weakref
+
+import persistent
+from BTrees.IOBTree import IOBTree
+
+from zodbtasks import interfaces
+from zodbtasks import transactions
+
+#: Upper bounds (seconds) of the run-time histogram (+Inf implied).
+RUN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+               10.0, 30.0, 60.0, 300.0, 1800.0)
+#: Upper bounds (seconds) of the enqueue-to-start latency histogram.
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                   60.0, 300.0, 1800.0, 3600.0, 21600.0)
+#: Seconds of minutes kept.
+KEEP = 24 * 3600
+#: Seconds between a busy worker's writes of its figures.
+FLUSH_INTERVAL = 2.0
+#: Outcomes kept in memory at most, while the writes fail.
+MAX_PENDING = 100000
+
+COUNTS = ('completed', 'failed', 'cancelled', 'retried')
+_SUMS = len(COUNTS)                   # run_sum, latency_sum
+_RUN = _SUMS + 2                      # run buckets
+_LATENCY = _RUN + len(RUN_BUCKETS) + 1
+ROW_SIZE = _LATENCY + len(LATENCY_BUCKETS) + 1
+
+
+def _bucket(bounds, value):
+    for index, bound in enumerate(bounds):
+        if value <= bound:
+            return index
+    return len(bounds)
+
+
+def empty_row():
+    return [0] * ROW_SIZE
+
+
+def add_rows(row, other):
+    for index, value in enumerate(other):
+        row[index] += value
+    return row
+
+
+class Tally:
+    """Figures of a task, or of all tasks (read-only)."""
+
+    conflicts = 0
+    lease_expiries = 0
+
+    def __init__(self, row=None):
+        row = empty_row() if row is None else row
+        for index, name in enumerate(COUNTS):
+            setattr(self, name, row[index])
+        self.finished = self.completed + self.failed + self.cancelled
+        self.run_sum = row[_SUMS]
+        self.latency_sum = row[_SUMS + 1]
+        self.run_buckets = tuple(row[_RUN:_LATENCY])
+        self.latency_buckets = tuple(row[_LATENCY:])
+
+    @property
+    def runs(self):
+        return sum(self.run_buckets)
+
+    def __repr__(self):
+        return '<Tally finished=%d failed=%d retried=%d>' % (
+            self.finished, self.failed, self.retried)
+
+
+class Minute:
+    """The figures of one minute (read-only)."""
+
+    def __init__(self, start, rows, queue_depth):
+        self.start = start
+        self.by_task = {task: Tally(row) for task, row in rows.items()}
+        total = empty_row()
+        for row in rows.values():
+            add_rows(total, row)
+        self.total = Tally(total)
+        self.queue_depth = queue_depth
+
+
+def quantile(buckets, q, bounds=RUN_BUCKETS):
+    """The ``q`` quantile (0..1) of a histogram, by linear interpolation
+    inside its bucket (as Prometheus' histogram_quantile); None when the
+    buckets are empty.  A value in the +Inf bucket is its lower bound."""
+    count = sum(buckets)
+    if not count:
+        return None
+    rank = q * count
+    seen = 0
+    for index, number in enumerate(buckets):
+        if number and seen + number >= rank:
+            if index == len(bounds):
+                return bounds[-1]
+            low = bounds[index - 1] if index else 0.0
+            return low + (bounds[index] - low) * (rank - seen) / number
+        seen += number
+    return bounds[-1]
+
+
+# -- stored --------------------------------------------------------------------
+
+class MinuteFigures(persistent.Persistent):
+    """task -> row of one minute, and the deepest queue seen then."""
+
+    queue_depth = None
+
+    def __init__(self):
+        self.rows = {}
+
+    def add(self, task, row):
+        self.rows[task] = add_rows(self.rows.get(task) or empty_row(), row)
+        self._p_changed = True
+
+    def sample(self, depth):
+        if depth is not None and (self.queue_depth is None
+                                  or depth > self.queue_depth):
+            self.queue_depth = depth
+
+
+class Figures(persistent.Persistent):
+    """The figures of a worker record or of a service."""
+
+    #: The sequence number of the last outcome these figures hold.
+    flushed = 0
+    conflicts = 0
+    lease_expiries = 0
+
+    def __init__(self):
+        self.minutes = IOBTree()
+        self.archived = {}
+
+    def minute(self, number):
+        figures = self.minutes.get(number)
+        if figures is None:
+            self.prune(number)
+            figures = self.minutes[number] = MinuteFigures()
+        return figures
+
+    def prune(self, number):
+        """Fold the minutes that are older than KEEP before minute
+        ``number`` into the archived totals."""
+        old = list(self.minutes.keys(max=number - KEEP // 60 - 1))
+        for key in old:
+            for task, row in self.minutes[key].rows.items():
+                self.archived[task] = add_rows(
+                    self.archived.get(task) or empty_row(), row)
+            del self.minutes[key]
+        if old:
+            self._p_changed = True
+
+    def rows(self):
+        """task -> row of every minute and the archive."""
+        rows = {task: list(row) for task, row in self.archived.items()}
+        for minute in self.minutes.values():
+            for task, row in minute.rows.items():
+                add_rows(rows.setdefault(task, empty_row()), row)
+        return rows
+
+    def absorb(self, other):
+        """Add the figures ``other`` to these."""
+        for task, row in other.archived.items():
+            self.archived[task] = add_rows(
+                self.archived.get(task) or empty_row(), row)
+        for number, minute in other.minutes.items():
+            mine = self.minute(number)
+            for task, row in minute.rows.items():
+                mine.add(task, row)
+            mine.sample(minute.queue_depth)
+        self.conflicts += other.conflicts
+        self.lease_expiries += other.lease_expiries
+        self._p_changed = True
+
+
+def _service_figures(service):
+    figures = getattr(service, '_figures', None)
+    if figures is None:
+        figures = service._figures = Figures()
+    return figures
+
+
+def all_figures(service):
+    """The service's figures and its worker records' (those that have)."""
+    found = [getattr(service, '_figures', None)]
+    found += [getattr(record, 'figures', None)
+              for record in getattr(service, '_workers', {}).values()]
+    return [figures for figures in found if figures is not None]
+
+
+# -- noted in memory, written by the worker ------------------------------------
+
+class Pending:
+    """Outcomes a worker noted and has not written yet."""
+
+    def __init__(self, thread_name):
+        self.events = []   # (sequence, minute, task, row)
+        self.sequence = 0
+        self.last_flush = None
+        self.thread_name = thread_name
+        self.conflicts = self._conflicts_now()
+
+    def _conflicts_now(self):
+        return sum(transactions.conflicts_of(self.thread_name).values())
+
+    def note(self, minute, task, row):
+        self.sequence += 1
+        self.events.append((self.sequence, minute, task, row))
+        del self.events[:-MAX_PENDING]
+
+    def note_conflicts(self):
+        now = self._conflicts_now()
+        if now > self.conflicts:
+            self.sequence += 1
+            self.events.append((self.sequence, None, now - self.conflicts,
+                                None))
+            self.conflicts = now
+
+
+_pending = weakref.WeakKeyDictionary()  # db -> {(oid, owner): Pending}
+_lock = threading.Lock()
+
+
+def _pending_of(service, owner, create):
+    jar = service._p_jar
+    if jar is None or service._p_oid is None:
+        return None
+    with _lock:
+        of_db = _pending.setdefault(jar.db(), {})
+        pending = of_db.get((service._p_oid, owner))
+        if pending is None and create:
+            pending = of_db[(service._p_oid, owner)] = Pending(
+                threading.current_thread().name)
+        return pending
+
+
+def outcome_row(job, now, error, cancelled):
+    """The row of one run of ``job`` that ended at ``now``."""
+    row = empty_row()
+    if cancelled:
+        row[COUNTS.index('cancelled')] = 1
+    elif error is None:
+        row[COUNTS.index('completed')] = 1
+    elif job.status in interfaces.FINISHED or interfaces.ICronJob.providedBy(
+            job):
+        row[COUNTS.index('failed')] = 1
+    else:
+        row[COUNTS.index('retried')] = 1
+    if job.started is not None:
+        run = max(now - job.started, 0.0)
+        row[_SUMS] = run
+        row[_RUN + _bucket(RUN_BUCKETS, run)] = 1
+        came = max(job.enqueued or 0.0, job.scheduledFor or 0.0)
+        if came:
+            latency = max(job.started - came, 0.0)
+            row[_SUMS + 1] = latency
+            row[_LATENCY + _bucket(LATENCY_BUCKETS, latency)] = 1
+    return row
+
+
+def job_ended(service, job, now, error, cancelled=False):
+    """Note the end of a run of ``job`` (its status set) once the current
+    transaction commits."""
+    jar = service._p_jar
+    if jar is None or not job.owner:
+        return
+    row = outcome_row(job, now, error, cancelled)
+    owner, task, minute = job.owner, job.task, int(now // 60)
+
+    def committed(success):
+        if success:
+            pending = _pending_of(service, owner, create=True)
+            if pending is not None:
+                with _lock:
+                    pending.note(minute, task, row)
+
+    jar.transaction_manager.get().addAfterCommitHook(committed)
+
+
+def flush(service, record, owner, now, queue_depth=None,
+          interval=FLUSH_INTERVAL):
+    """Write what worker ``owner`` noted into ``record``'s figures (the
+    service's when ``record`` is None) if ``interval`` seconds passed
+    since its last write, with ``queue_depth`` (a number or a function
+    giving it) as a sample of the minute of ``now`` (None: no sample);
+    return whether it wrote."""
+    pending = _pending_of(service, owner, create=False)
+    if pending is None:
+        return False
+    figures = getattr(record, 'figures', None) if record is not None \
+        else getattr(service, '_figures', None)
+    done = figures.flushed if figures is not None else 0
+    with _lock:
+        pending.note_conflicts()
+        pending.events = [event for event in pending.events
+                          if event[0] > done]
+        events = list(pending.events)
+        due = pending.last_flush is None or now is None \
+            or now - pending.last_flush >= interval
+        if events and due and now is not None:
+            pending.last_flush = now
+    if not events or not due:
+        return False
+    if figures is None:
+        if record is None:
+            figures = _service_figures(service)
+        else:
+            figures = record.figures = Figures()
+    minute = None
+    for sequence, number, task, row in events:
+        if number is None:
+            figures.conflicts += task  # (sequence, None, how many, None)
+            continue
+        minute = figures.minute(number)
+        minute.add(task, row)
+    if now is not None:
+        if minute is None or minute is not figures.minutes.get(
+                int(now // 60)):
+            minute = figures.minute(int(now // 60))
+        minute.sample(queue_depth() if callable(queue_depth)
+                      else queue_depth)
+    figures.flushed = events[-1][0]
+    return True
+
+
+def retired(service, record):
+    """Merge the figures of ``record`` (a worker leaving) into the
+    service's."""
+    figures = getattr(record, 'figures', None)
+    if figures is not None:
+        _service_figures(service).absorb(figures)
+        record.figures = None
+
+
+def lease_expired(service, count=1):
+    """Count ``count`` jobs found running under a lost worker."""
+    if count:
+        _service_figures(service).lease_expiries += count
+
+
+# -- read ----------------------------------------------------------------------
+
+def task_totals(service):
+    """task -> Tally of everything the service's workers finished."""
+    rows = {}
+    for figures in all_figures(service):
+        for task, row in figures.rows().items():
+            add_rows(rows.setdefault(task, empty_row()), row)
+    return {task: Tally(row) for task, row in rows.items()}
+
+
+def service_totals(service):
+    """One Tally of all tasks, with the conflict retries and the lease
+    expiries."""
+    total = empty_row()
+    for tally_row in _rows_of(service):
+        add_rows(total, tally_row)
+    tally = Tally(total)
+    for figures in all_figures(service):
+        tally.conflicts += figures.conflicts
+        tally.lease_expiries += figures.lease_expiries
+    return tally
+
+
+def _rows_of(service):
+    for figures in all_figures(service):
+        yield from figures.rows().values()
+
+
+def per_minute(service, since, until):
+    """A ``Minute`` for each minute that starts in [since, until), oldest
+    first, summed over the workers."""
+    first, last = int(since // 60), int((until - 1) // 60)
+    if since % 60:
+        first += 1
+    rows = {number: {} for number in range(first, last + 1)}
+    depths = dict.fromkeys(rows)
+    for figures in all_figures(service):
+        for number, minute in figures.minutes.items(first, last):
+            target = rows[number]
+            for task, row in minute.rows.items():
+                add_rows(target.setdefault(task, empty_row()), row)
+            depth = minute.queue_depth
+            if depth is not None and (depths[number] is None
+                                      or depth > depths[number]):
+                depths[number] = depth
+    return [Minute(number * 60.0, rows[number], depths[number])
+            for number in sorted(rows)]
+
+
+def worker_finished(record, since):
+    """How many jobs the worker of ``record`` finished since ``since``
+    (runs that ended: completed, failed, cancelled or retried)."""
+    figures = getattr(record, 'figures', None)
+    if figures is None:
+        return 0
+    first = int(since // 60) + (1 if since % 60 else 0)
+    return sum(sum(row[:_SUMS]) for minute in figures.minutes.values(first)
+               for row in minute.rows.values())
