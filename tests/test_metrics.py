@@ -201,11 +201,31 @@ def test_several_services_share_each_family(jobs, root):
     assert len(found['zodbtasks_conflict_retries'].samples) == 2
 
 
-def test_without_stats_the_totals_are_left_out(jobs, monkeypatch):
-    monkeypatch.setattr(metrics, 'stats_module', lambda: None)
-    found = families(metrics.render([('site1@jobs', jobs)], NOW))
-    assert 'zodbtasks_jobs' in found
-    assert 'zodbtasks_job_run_seconds' not in found
+def test_the_figures_of_zodbtasks_stats(service, tasks, quiet):
+    for number in range(3):
+        service.add('echo', number, now=NOW)
+    service.add('crash', None, now=NOW)
+    transaction.commit()
+    service.process(NOW + 1.5)
+    transaction.commit()
+    found = families(metrics.render([('site1@jobs', service)], NOW + 2))
+    completed = samples(found['zodbtasks_jobs_completed'])
+    assert completed[('zodbtasks_jobs_completed_total', (
+        ('service', 'site1@jobs'), ('task', 'echo')))] == 3
+    failed = samples(found['zodbtasks_jobs_failed'])
+    assert failed[('zodbtasks_jobs_failed_total', (
+        ('service', 'site1@jobs'), ('task', 'crash')))] == 1
+    latency = {(s.labels['task'], s.name, s.labels.get('le')): s.value
+               for s in found['zodbtasks_job_latency_seconds'].samples}
+    assert latency[('echo', 'zodbtasks_job_latency_seconds_bucket',
+                    '+Inf')] == 3
+    assert latency[('echo', 'zodbtasks_job_latency_seconds_bucket',
+                    '1.0')] == 0
+    assert latency[('echo', 'zodbtasks_job_latency_seconds_bucket',
+                    '2.5')] == 3
+    assert latency[('echo', 'zodbtasks_job_latency_seconds_sum', None)] \
+        == pytest.approx(4.5)
+    assert found['zodbtasks_conflict_retries'].samples[0].value == 0
 
 
 def test_a_scrape_loads_a_few_jobs_whatever_their_number(jobs, conn):

@@ -35,6 +35,7 @@ import importlib.metadata
 import math
 
 from zodbtasks import folding
+from zodbtasks import stats as figures
 from zodbtasks.interfaces import PROCESSING
 from zodbtasks.interfaces import QUEUED
 from zodbtasks.interfaces import STATUSES
@@ -124,7 +125,7 @@ def families():
 
 def collect(services, now, stats=None):
     """The families with the samples of ``services`` at ``now``."""
-    stats = stats_module() if stats is None else stats
+    stats = figures if stats is None else stats
     found = families()
     found['info'].add({'version': version()}, 1)
     for label, service in services:
@@ -132,19 +133,8 @@ def collect(services, now, stats=None):
         add_state(found, own, service)
         add_jobs(found, own, service, now)
         add_workers(found, own, service, now)
-        if stats:
-            add_totals(found, own, service, stats)
+        add_totals(found, own, service, stats)
     return list(found.values())
-
-
-def stats_module():
-    """``zodbtasks.stats``, or None where it is missing (the totals and
-    histograms are then left out)."""
-    try:
-        from zodbtasks import stats
-    except ImportError:
-        return None
-    return stats
 
 
 def version():
