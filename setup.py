@@ -15,6 +15,8 @@ TESTS_REQUIRE = [
     'hypothesis',
     # The parser that checks the text of @@metrics and `zodbtasks metrics`.
     'prometheus_client',
+    # A terminal emulator: the screen of `zodbtasks top` in its test.
+    'pyte',
     'pytest',
     'pytest-timeout',
     # RelStorage's PostgreSQL tests (tests/relstorage); its [postgresql]
