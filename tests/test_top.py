@@ -88,7 +88,8 @@ def test_once_prints_the_counts_by_task_status_and_worker(instance):
     status, out = run_ops('--config', instance, 'top', '--once')
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].startswith('zodbtasks top ')
+    assert lines[0].endswith(' UTC  zodbtasks top, every 2s  sort:task  '
+                             '(q quit  p pause  s sort)')
     assert 'sort:task' in lines[0]
     assert lines[2].startswith('site1@jobs  queued:3  processing:1  '
                                'startlater:1  workers:1 alive, 0 lost')

@@ -69,7 +69,7 @@ class State:
 def frame(session, state, now=None):
     """The lines of one screen, read in a new transaction."""
     now = clock.now() if now is None else now
-    header = 'zodbtasks top  %s UTC  every %gs  sort:%s%s  (%s)' % (
+    header = '%s UTC  zodbtasks top, every %gs  sort:%s%s  (%s)' % (
         clock.format_utc(now), state.interval, state.sort,
         '  [PAUSED]' if state.paused else '', KEYS)
     lines, rows, workers = [header, ''], [], []
