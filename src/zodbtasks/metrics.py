@@ -12,8 +12,9 @@ What is read, per service: the index's task tally (jobs by task and
 status, ``zodbtasks.tallies``), the head of the queue and schedule
 (``oldestWaiting``), the worker records, and the figures of
 ``zodbtasks.stats`` (totals and histograms, database-wide, a few seconds
-behind).  No job is loaded but the claims that wait for a fold (a few
-per worker), so a scrape costs the same with ten jobs or ten million.
+behind).  No job is loaded but the head of the queue and the claims
+that wait for a fold (a few per worker), so a scrape costs about the
+same with ten jobs or ten million.
 
 Design notes:
 
@@ -229,7 +230,7 @@ def exposition(found, openmetrics=True):
     Prometheus text format 0.0.4."""
     lines = []
     for family in found:
-        if not family.samples and family.type != 'info':
+        if not family.samples:
             continue
         lines += header(family, openmetrics)
         for suffix, labels, value in family.samples:
