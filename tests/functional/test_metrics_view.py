@@ -108,12 +108,18 @@ def test_the_root_folders_narrowed_to_services(manager, demo):
     manager.get('/demo/@@metrics?service=demo@jobs', status=400)
 
 
-def test_the_token_does_not_open_the_way_to_a_service(anonymous, demo,
-                                                      token):
-    """Traversing to a service below ++etc++site needs a login: a token
-    holder scrapes the root folder's (docs/metrics.rst)."""
-    anonymous.get(METRICS, status=401, headers={
-        'Authorization': 'Bearer %s' % token})
+def test_the_token_does_not_open_the_way_to_a_site(anonymous, demo, token):
+    """Traversing to a site, or to a service below ++etc++site, needs a
+    login: a token holder scrapes the root folder's (docs/metrics.rst)."""
+    for url in (METRICS, '/demo/@@metrics'):
+        response = anonymous.get(url, status=401, headers={
+            'Authorization': 'Bearer %s' % token})
+        assert 'zodbtasks_jobs' not in response.text
+
+
+def test_now_in_the_url_is_not_an_argument(manager, demo):
+    response = manager.get('/@@metrics?now=x')   # 200, not a TypeError
+    assert 'zodbtasks_info{version=' in response.text
 
 
 def test_a_wrong_token_gets_401(anonymous, demo, token):

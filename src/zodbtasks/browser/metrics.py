@@ -105,7 +105,8 @@ class MetricsView:
     def __init__(self, context, request):
         self.context, self.request = context, request
 
-    def __call__(self, now=None):
+    def __call__(self):
+        # No ``now`` argument: the publishers would fill it from the form.
         response = self.request.response
         response.setHeader('Cache-Control', 'no-store')
         try:
@@ -119,8 +120,7 @@ class MetricsView:
             return '%s\n' % refused.message
         openmetrics, content_type = metrics.content_type(
             self.request.getHeader('Accept'))
-        now = clock.now() if now is None else now
-        text = metrics.render(services, now, openmetrics)
+        text = metrics.render(services, clock.now(), openmetrics)
         response.setHeader('Content-Type', content_type)
         # bytes: zope.publisher takes str only for text/* and +xml types
         return text.encode('utf-8')
