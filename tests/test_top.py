@@ -158,6 +158,34 @@ def test_a_bad_interval_is_refused(instance, capsys):
     assert '--interval 0: expected seconds > 0' in capsys.readouterr().err
 
 
+class FakeScreen:
+    """What ``top.draw`` asks of a curses window."""
+
+    def __init__(self, height, width):
+        self.size, self.drawn = (height, width), {}
+
+    def getmaxyx(self):
+        return self.size
+
+    def erase(self):
+        self.drawn = {}
+
+    def addnstr(self, y, x, text, length):
+        self.drawn[y] = text[:length]
+
+    def refresh(self):
+        pass
+
+
+def test_draw_cuts_to_the_screen_and_says_what_is_left_out():
+    screen = FakeScreen(3, 10)
+    top.draw(screen, ['a' * 20, 'b', 'c', 'd'])
+    assert screen.drawn == {0: 'a' * 9, 1: 'b',
+                            2: '... 2 more'}
+    top.draw(screen, ['x', 'y'])
+    assert screen.drawn == {0: 'x', 1: 'y'}
+
+
 # -- the full-screen command -----------------------------------------------
 
 class Terminal:

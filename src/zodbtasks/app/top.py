@@ -221,7 +221,12 @@ def run(screen, session, state, monotonic=time.monotonic):
 
 
 def draw(screen, lines):
+    """Draw ``lines``, cut to the screen; a last line says how many did
+    not fit."""
     height, width = screen.getmaxyx()
+    if len(lines) > height > 1:
+        lines = lines[:height - 1] + ['... %d more lines: enlarge the '
+                                      'terminal' % (len(lines) - height + 1)]
     screen.erase()
     for number, line in enumerate(lines[:height]):
         try:
