@@ -181,7 +181,7 @@ def test_draw_cuts_to_the_screen_and_says_what_is_left_out():
     screen = FakeScreen(3, 10)
     top.draw(screen, ['a' * 20, 'b', 'c', 'd'])
     assert screen.drawn == {0: 'a' * 9, 1: 'b',
-                            2: '... 2 more'}
+                            2: '... 2 mor'}  # width - 1
     top.draw(screen, ['x', 'y'])
     assert screen.drawn == {0: 'x', 1: 'y'}
 
