@@ -291,6 +291,19 @@ def test_top_under_a_pseudo_terminal(instance):
         terminal.kill()
 
 
+def test_ctrl_c_ends_top_too(instance):
+    terminal = Terminal(instance)
+    try:
+        terminal.wait_for('site1@jobs echo queued 3 - -')
+        terminal.send('\x03')
+        assert terminal.exit_status() == 0
+        mode = termios.tcgetattr(terminal.fd)[3]
+        assert mode & termios.ICANON and mode & termios.ECHO
+        assert b'Traceback' not in terminal.output
+    finally:
+        terminal.kill()
+
+
 # -- zodbtasks metrics -------------------------------------------------------
 
 def test_metrics_prints_openmetrics(instance):

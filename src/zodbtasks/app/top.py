@@ -191,7 +191,10 @@ def top(session, args, out):
         for line in frame(session, state):
             print(line, file=out)
         return 0
-    curses.wrapper(lambda screen: run(screen, session, state))
+    try:
+        curses.wrapper(lambda screen: run(screen, session, state))
+    except KeyboardInterrupt:  # Ctrl-C: the wrapper restored the terminal
+        pass
     return 0
 
 
