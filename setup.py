@@ -13,6 +13,10 @@ def read(*parts):
 TESTS_REQUIRE = [
     'beautifulsoup4',
     'hypothesis',
+    # The parser that checks the text of @@metrics and `zodbtasks metrics`.
+    'prometheus_client',
+    # A terminal emulator: the screen of `zodbtasks top` in its test.
+    'pyte',
     'pytest',
     'pytest-timeout',
     # RelStorage's PostgreSQL tests (tests/relstorage); its [postgresql]

@@ -87,6 +87,9 @@ def test_the_profile_makes_and_registers_the_sites_service(portal):
     roles = {r['name'] for r in portal.rolesOfPermission(
         'zodbtasks: Manage jobs') if r['selected']}
     assert roles == {'Manager', 'Site Administrator'}
+    metrics = {r['name'] for r in portal.rolesOfPermission(
+        'zodbtasks: View metrics') if r['selected']}
+    assert metrics == {'Manager', 'Site Administrator'}
     own = {r['name'] for r in portal.rolesOfPermission(
         'zodbtasks: View own jobs') if r['selected']}
     assert {'Member', 'Manager', 'Site Administrator'} <= own

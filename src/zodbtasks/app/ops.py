@@ -28,6 +28,11 @@ default ``*@*``, every task service of the root folder and its sites):
 ``groups [--limit 20]``, ``clean-group GID``
     the groups, newest first, with their progress and callback, and
     cleaning a finished one (see ``zodbtasks.app.opsgroups``);
+``metrics [--format openmetrics|prometheus] [--output FILE]``,
+``top [--interval 2] [--once]``
+    the metrics of ``@@metrics``, and a full-screen view of the counts by
+    task, status and worker (see ``zodbtasks.app.opsmetrics``,
+    ``zodbtasks.app.top``);
 ``migrate [--dry-run]``
     replace lovely.remotetask and z3c.taskqueue services by zodbtasks
     ones (see ``zodbtasks.app.opsmigrate`` and docs/migrating.rst).
@@ -49,7 +54,9 @@ import time
 from zodbtasks import clock
 from zodbtasks.app import opsactivities
 from zodbtasks.app import opsgroups
+from zodbtasks.app import opsmetrics
 from zodbtasks.app import opsmigrate
+from zodbtasks.app import top
 from zodbtasks.app.output import first_line
 from zodbtasks.app.output import format_age
 from zodbtasks.app.output import format_table
@@ -357,6 +364,13 @@ COMMANDS = {
     'clean-group': Command(
         opsgroups.clean_group, "remove a finished group's members and "
         'callback, then the group', opsgroups.clean_group_arguments),
+    'metrics': Command(
+        opsmetrics.metrics, 'the metrics of @@metrics (OpenMetrics or the '
+        'Prometheus text format), printed or written to a file',
+        opsmetrics.metrics_arguments),
+    'top': Command(
+        top.top, 'full-screen job counts by task, status and worker, '
+        'refreshed (q quits, p pauses, s sorts)', top.top_arguments),
     'migrate': Command(
         opsmigrate.migrate, 'replace lovely.remotetask and z3c.taskqueue '
         'services by zodbtasks ones (--dry-run: show what would change)',
