@@ -23,7 +23,7 @@ class FailuresView(ServiceView):
     confirm = None
 
     def __call__(self, now=None):
-        self.clock = clock.now() if now is None else now
+        self.drawn_at = clock.now() if now is None else now
         if self.request.method == 'POST' and self.check_post():
             self.act()
         self.summary = failures.group_failures(self.service)
@@ -48,7 +48,7 @@ class FailuresView(ServiceView):
                             else 'Delete'}
             return
         outcome = failures.act_on_group(self.service, key, action,
-                                        now=self.clock)
+                                        now=self.drawn_at)
         if outcome.acted:
             self.message = outcome.message
         else:
@@ -62,8 +62,8 @@ class FailuresView(ServiceView):
             'pattern': group.pattern,
             'example': group.example,
             'count': group.count,
-            'first_seen': format.moment(group.first_seen, self.clock),
-            'last_seen': format.moment(group.last_seen, self.clock),
+            'first_seen': self.moment(group.first_seen),
+            'last_seen': self.moment(group.last_seen),
             'tasks': [{'name': task, 'url': '%s/@@jobs.html?status=error'
                        '&task=%s' % (url, urllib.parse.quote(task, safe=''))}
                       for task in group.tasks],

@@ -25,7 +25,7 @@ class JobView(ServiceView):
 
     def __call__(self, now=None):
         self.now = now
-        self.clock = clock.now() if now is None else now
+        self.drawn_at = clock.now() if now is None else now
         if self.request.form.get('unique') and self.request.method == 'GET':
             self.notice = ('A job with this unique key was already waiting, '
                            'so no new job was added: this is that job.')
@@ -79,10 +79,6 @@ class JobView(ServiceView):
         """Whether the job's attempts are runs: a repeating cron job runs
         on its schedule (a delayed one is retried like a plain job)."""
         return self.is_cron() and not self.job.isDelayed
-
-    def moment(self, epoch):
-        """A time as the page shows it (see format.moment)."""
-        return format.moment(epoch, self.clock)
 
     def traceback(self):
         """The traceback's parts (folded frames) and its full text, or
@@ -186,7 +182,7 @@ class JobView(ServiceView):
             return None
         task = self.service.getSiteManager().queryUtility(
             self.service.taskInterface, job.task)
-        if not cancels.over_time_limit(job, task, self.clock):
+        if not cancels.over_time_limit(job, task, self.drawn_at):
             return None
         return 'over its time limit of %g s' % cancels.time_limit(job, task)
 

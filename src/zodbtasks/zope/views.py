@@ -18,6 +18,7 @@ from zope.browserpage.viewpagetemplatefile import \
     ViewPageTemplateFile as ToolkitTemplateFile
 
 from zodbtasks.browser import cronjob
+from zodbtasks.browser import failures
 from zodbtasks.browser import groups
 from zodbtasks.browser import job
 from zodbtasks.browser import jobs
@@ -62,6 +63,7 @@ EditCronJob = zope_view(cronjob.EditCronJob)
 JobView = zope_view(job.JobView)
 WorkersView = zope_view(workers.WorkersView)
 JobsJSON = zope_view(live.JobsJSON)
+FailuresView = zope_view(failures.FailuresView)
 
 
 class ZMIMacros(StandardMacros):
