@@ -82,16 +82,8 @@ class JobView(ServiceView):
 
     def traceback(self):
         """The traceback's parts (folded frames) and its full text, or
-        None."""
-        text = self.job.traceback
-        if not text:
-            return None
-        parts = tracebacks.fold(text)
-        for part in parts:
-            part['label'] = tracebacks.describe(part['folded']) \
-                if part['folded'] else ''
-        return {'parts': parts, 'full': text,
-                'folded': tracebacks.folded_count(parts)}
+        None (see browser/tracebacks.py)."""
+        return tracebacks.shown(self.job.traceback)
 
     def retry_policy(self):
         """The job's retry policy in words (None for a repeating cron

@@ -85,3 +85,15 @@ def describe(count):
     """``1 frame`` / ``6 frames`` of the transaction manager folded."""
     return '… %d frame%s of the transaction manager folded …' % (
         count, '' if count == 1 else 's')
+
+
+def shown(text):
+    """What a page shows of traceback ``text``: ``parts`` (each with its
+    ``label`` for folded frames), ``full`` (the text) and ``folded`` (how
+    many frames); None for no text."""
+    if not text:
+        return None
+    parts = fold(text)
+    for part in parts:
+        part['label'] = describe(part['folded']) if part['folded'] else ''
+    return {'parts': parts, 'full': text, 'folded': folded_count(parts)}
