@@ -61,7 +61,7 @@ def test_errors_are_shown_without_json_quotes(manager, demo):
 
 
 def test_the_live_json_has_the_same_readable_values(manager, demo):
-    jobid = demo.service.add('fail', 'x')
+    demo.service.add('fail', 'x')
     demo.commit()
     demo.service.process()
     data = json.loads(manager.get(SERVICE + '/@@jobs.json').text)
