@@ -173,3 +173,9 @@ def test_user_data_is_escaped(manager, demo):
 
 def test_the_anonymous_user_is_challenged(anonymous, demo):
     anonymous.get(PAGE, status=401)
+
+
+def test_the_page_has_the_security_headers(manager, demo):
+    response = manager.get(PAGE)
+    assert response.headers['X-Frame-Options'] == 'SAMEORIGIN'
+    assert "script-src 'self';" in response.headers['Content-Security-Policy']

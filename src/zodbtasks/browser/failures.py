@@ -21,12 +21,14 @@ class FailuresView(ServiceView):
 
     template = ViewPageTemplateFile('templates/failures.pt')
     confirm = None
+    summary = None
 
     def __call__(self, now=None):
         self.drawn_at = clock.now() if now is None else now
         if self.request.method == 'POST' and self.check_post():
             self.act()
-        self.summary = failures.group_failures(self.service)
+        if self.summary is None:  # a confirmation step keeps its own
+            self.summary = failures.group_failures(self.service)
         return self.template()
 
     def act(self):
@@ -42,6 +44,7 @@ class FailuresView(ServiceView):
             if group is None:
                 self.error = 'No failed jobs of this kind are left.'
                 return
+            self.summary = summary
             self.confirm = {'key': key, 'action': action,
                             'count': group.count, 'capped': summary.capped,
                             'verb': 'Retry' if action == 'retry'
