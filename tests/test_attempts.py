@@ -130,6 +130,13 @@ def test_a_job_without_history_shows_what_is_known():
         attempts.Attempt(3, 'w9', 10.0, 12.0, ERROR, 'boom', False)]
 
 
+def test_a_job_without_history_that_runs_shows_its_claim_count():
+    job = Job(1, 'echo', None)
+    job.attempts, job.owner, job.started = 3, 'w9', 10.0
+    assert attempts.entries(job, running=True) == [
+        attempts.Attempt(3, 'w9', 10.0, None, 'running', '', True)]
+
+
 def test_the_history_is_stored_compactly_and_reads_back():
     job = CronJob(1, 'echo', None)
     job.owner, job.started = 'host:1:abcdef', 10.0

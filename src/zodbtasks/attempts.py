@@ -81,17 +81,17 @@ def entries(job, running=False):
     result = []
     number = 0
     for index, (worker, start, end, outcome) in enumerate(job.history):
-        if index == HEAD and job.historyOmitted:
+        if index == HEAD:
             number += job.historyOmitted
-        number += 1
         word, message = _split(outcome)
-        if word == 'released':
-            number -= 1  # a claim that did not run is not an attempt
-        result.append(Attempt(number if word != 'released' else None,
-                              worker, start, end, word, message, True))
-    if running:
-        result.append(Attempt(number + 1, job.owner, job.started, None,
-                              'running', '', True))
+        ran = word != RELEASED  # a claim that did not run is no attempt
+        number += ran
+        result.append(Attempt(number if ran else None, worker, start, end,
+                              word, message, True))
+    if running:  # a job stored without a history counted its claims
+        result.append(Attempt(number + 1 if job.history
+                              else max(job.attempts, 1), job.owner,
+                              job.started, None, 'running', '', True))
     elif not job.history and job.started is not None:
         word = job.status if job.completed is not None else 'unknown'
         result.append(Attempt(job.attempts or None, job.owner, job.started,
