@@ -101,9 +101,11 @@ def group_key(job):
     return '%s: %s' % (kind, pattern(message))
 
 
-def group_failures(service, limit=SCAN_LIMIT):
+def group_failures(service, limit=None):
     """The failed jobs of ``service`` in groups (a ``Summary``), the
-    largest group first (then the most recent)."""
+    largest group first (then the most recent); at most ``limit`` (None:
+    SCAN_LIMIT) jobs read."""
+    limit = SCAN_LIMIT if limit is None else limit
     index, jobs = service._index, service.jobs
     found = collections.OrderedDict()
     scanned = 0
@@ -144,7 +146,7 @@ def _count(group, job):
             group['last_seen'] = seen
 
 
-def find_group(service, key, limit=SCAN_LIMIT):
+def find_group(service, key, limit=None):
     """The group of failures with ``key`` (a ``Group``) and the summary
     it is part of, or (None, summary)."""
     summary = group_failures(service, limit)
@@ -164,7 +166,7 @@ ACTIONS = ('retry', 'delete')
 Outcome = collections.namedtuple('Outcome', 'acted count message')
 
 
-def act_on_group(service, key, action, now=None, limit=SCAN_LIMIT):
+def act_on_group(service, key, action, now=None, limit=None):
     """Retry or delete (``action``) the failed jobs of the group ``key``:
     the seam between the Failures tab and the bulk actions.  A group of
     more than DIRECT_LIMIT jobs, or one found by a scan that hit its
@@ -192,6 +194,7 @@ def act_on_group(service, key, action, now=None, limit=SCAN_LIMIT):
         return Outcome(False, 0, 'Bulk actions unavailable: a group of '
                        'more than %d jobs cannot be acted on at once.'
                        % DIRECT_LIMIT)
+    limit = SCAN_LIMIT if limit is None else limit
     if action == 'retry':
         done = sum(1 for jobid in group.ids if service.retry(jobid, now=now))
     else:

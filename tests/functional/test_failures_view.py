@@ -179,3 +179,15 @@ def test_the_page_has_the_security_headers(manager, demo):
     response = manager.get(PAGE)
     assert response.headers['X-Frame-Options'] == 'SAMEORIGIN'
     assert "script-src 'self';" in response.headers['Content-Security-Policy']
+
+
+def test_the_page_says_when_the_scan_was_capped(manager, demo, failed,
+                                                monkeypatch):
+    monkeypatch.setattr(failures, 'SCAN_LIMIT', 2)
+    page = manager.get(PAGE)
+    assert 'only the newest 2 were grouped' in page.html.find(
+        id='zt-failures-capped').text
+    assert sum(int(count) for count, _, _ in _groups(page)) == 2
+    confirm = _group_form(page, 0).submit('action', index=0)
+    assert confirm.html.find(id='zt-confirm').strong.text.startswith(
+        'Retry at least ')
