@@ -278,3 +278,34 @@ def test_times_are_redrawn_in_the_browsers_zone_and_ids_copied(browser):
     time_ = row.find_element(By.CSS_SELECTOR, '.zt-col-created time')
     assert re.search(r'(JST|GMT\+9)$', time_.get_attribute('title'))
     assert time_.text.endswith('ago') or time_.text == 'just now'
+
+
+def test_a_failed_jobs_page_folds_its_traceback_and_the_failures_tab(
+        browser):
+    """A failed job's page shows the folded traceback, the full one
+    behind a toggle that opens with a click, and its attempt; the
+    Failures tab groups it (screenshots in test-artifacts/)."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.get(url + SERVICE + '/@@addJob.html')
+    _submit(driver, {'task': 'fail', 'input': '"no printer"'})
+    job_id = _job_id(driver)
+
+    def failed():
+        driver.get(url + SERVICE + '/' + job_id)
+        return driver.find_element(By.ID, 'zt-job-status').text == 'error'
+    _wait_for(failed, 'job %s to fail' % job_id, step=0.2)
+    full = driver.find_element(By.ID, 'zt-traceback-full')
+    assert not full.find_element(By.TAG_NAME, 'pre').is_displayed()
+    full.find_element(By.TAG_NAME, 'summary').click()
+    assert 'zodbtasks/runner.py' in full.find_element(By.TAG_NAME,
+                                                      'pre').text
+    assert 'frames of the transaction manager folded' in \
+        driver.find_element(By.ID, 'zt-traceback-folded').text
+    assert driver.find_element(By.ID, 'zt-attempts').text.count('error') >= 1
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert driver.save_screenshot(os.path.join(ARTIFACTS, 'job-page.png'))
+    driver.get(url + SERVICE + '/@@failures.html')
+    groups = driver.find_element(By.ID, 'zt-failure-groups').text
+    assert 'demo failure: no printer' in groups and 'TaskError' in groups
+    assert driver.save_screenshot(os.path.join(ARTIFACTS, 'failures-tab.png'))
