@@ -8,6 +8,7 @@ keeps (``jobs``, ``queue``, ``schedule``, ``index``, ``workers``,
 ``holds``, ``deps``) and its status, queue and schedule steps.  As there,
 nothing here commits or reads the clock.
 """
+from zodbtasks import attempts
 from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import dependencies
@@ -127,6 +128,9 @@ class Claiming:
         """Record the end of a run; write the job only (see the design
         note) unless its worker was swept meanwhile, or a cancel request
         is dropped."""
+        attempts.record(job, now, attempts.CANCELLED if cancelled
+                        else attempts.COMPLETED if error is None
+                        else attempts.error_outcome(error))
         job.completed = now
         job.releaseKey = None  # only a job that did not run goes back
         job.output = output if error is None else None
@@ -149,6 +153,7 @@ class Claiming:
             folding.index_claim(self, record, job)
         if record is not None and job.id in record.jobs:
             record.jobs.remove(job.id)
+        attempts.record(job, None, attempts.RELEASED)
         job.attempts -= 1
         step = job.after_release()
         self.set_status(job, step.status)
@@ -159,6 +164,7 @@ class Claiming:
 
     def lost(self, job, message, now):
         """Handle a running job whose worker was lost."""
+        attempts.record(job, now, attempts.LOST)
         job.recordFailure(message)
         self.go(job, job.after_loss(now), now)
 

@@ -40,6 +40,10 @@ class Job(persistent.Persistent):
     completed = None
     attempts = 0
     owner = None
+    #: The ends of its claims (zodbtasks.attempts): (worker, start, end,
+    #: outcome) tuples, bounded; ``historyOmitted`` counts the dropped.
+    history = ()
+    historyOmitted = 0
     #: When the job last entered the queue (None: not since 0.1).
     enqueued = None
     #: Order key of the job's entry in the service queue, while queued.

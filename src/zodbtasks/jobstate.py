@@ -22,6 +22,7 @@ NAMES = (
     'onDependencyFailure', 'serializationTag', 'timeLimit', 'runAs',
     'group', 'groupIndex', 'callbackOf', 'then', 'afterCursor', 'waitsOn',
     'watched', 'parkedOn', 'parkKey', 'groupKey', 'runContext',
+    'history', 'historyOmitted',
 )
 #: Statuses by their stored number (append only).
 STATUSES = interfaces.STATUSES

@@ -134,7 +134,7 @@ def test_operator_adds_jobs_and_watches_them_complete(browser):
     _wait_for(completed, 'job %s to complete' % job_id, step=0.2)
 
     rows = driver.find_element(By.ID, 'zt-job-table').text
-    assert cron_id in rows and 'echo' in rows
+    assert cron_id[-6:] in rows and 'echo' in rows  # short ids
     os.makedirs(ARTIFACTS, exist_ok=True)
     assert driver.save_screenshot(os.path.join(ARTIFACTS, 'jobs-tab.png'))
 
@@ -214,3 +214,64 @@ def test_the_jobs_tab_shows_a_running_jobs_progress_without_a_reload(
     assert driver.execute_script('return window.ztNoReload') is True
     assert read('.zt-col-completed')
     assert 'updated' in live.text
+
+
+def test_times_are_redrawn_in_the_browsers_zone_and_ids_copied(browser):
+    """readable.js shows the full times of a job's page in the browser's
+    zone (here Asia/Tokyo, the server's is UTC), keeps the server's
+    relative texts in the Jobs tab with the browser's full time on hover,
+    and adds a Copy button to the short ids."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.execute_cdp_cmd('Emulation.setTimezoneOverride',
+                           {'timezoneId': 'Asia/Tokyo'})
+    driver.get(url + SERVICE + '/@@addJob.html')
+    _submit(driver, {'task': 'echo', 'input': '1'})
+    job_id = _job_id(driver)
+    created = driver.find_element(By.ID, 'zt-created')
+    stamp = created.get_attribute('datetime')            # ISO UTC
+    hour = (int(stamp[11:13]) + 9) % 24
+    _wait_for(lambda: re.match(r'\d{4}-\d\d-\d\d %02d:\d\d:\d\d (JST|GMT\+9)$'
+                               % hour, created.text),
+              'the time in the browser\'s zone (%s)' % created.text)
+    driver.get(url + SERVICE + '/@@jobs.html')
+    row = driver.find_element(By.ID, 'zt-job-' + job_id)
+    link = row.find_element(By.CSS_SELECTOR, 'a[data-copy]')
+    assert link.text == '\u2026' + job_id[-6:]
+    assert link.get_attribute('title') == job_id
+    _wait_for(lambda: row.find_elements(By.CLASS_NAME, 'zt-copy'),
+              'the Copy button')
+    time_ = row.find_element(By.CSS_SELECTOR, '.zt-col-created time')
+    assert re.search(r'(JST|GMT\+9)$', time_.get_attribute('title'))
+    assert time_.text.endswith('ago') or time_.text == 'just now'
+
+
+def test_a_failed_jobs_page_folds_its_traceback_and_the_failures_tab(
+        browser):
+    """A failed job's page shows the folded traceback, the full one
+    behind a toggle that opens with a click, and its attempt; the
+    Failures tab groups it (screenshots in test-artifacts/)."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.get(url + SERVICE + '/@@addJob.html')
+    _submit(driver, {'task': 'fail', 'input': '"no printer"'})
+    job_id = _job_id(driver)
+
+    def failed():
+        driver.get(url + SERVICE + '/' + job_id)
+        return driver.find_element(By.ID, 'zt-job-status').text == 'error'
+    _wait_for(failed, 'job %s to fail' % job_id, step=0.2)
+    full = driver.find_element(By.ID, 'zt-traceback-full')
+    assert not full.find_element(By.TAG_NAME, 'pre').is_displayed()
+    full.find_element(By.TAG_NAME, 'summary').click()
+    assert 'zodbtasks/runner.py' in full.find_element(By.TAG_NAME,
+                                                      'pre').text
+    assert 'frames of the transaction manager folded' in \
+        driver.find_element(By.ID, 'zt-traceback-folded').text
+    assert driver.find_element(By.ID, 'zt-attempts').text.count('error') >= 1
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert driver.save_screenshot(os.path.join(ARTIFACTS, 'job-page.png'))
+    driver.get(url + SERVICE + '/@@failures.html')
+    groups = driver.find_element(By.ID, 'zt-failure-groups').text
+    assert 'demo failure: no printer' in groups and 'TaskError' in groups
+    assert driver.save_screenshot(os.path.join(ARTIFACTS, 'failures-tab.png'))

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from zodbtasks.browser import csrf
+from zodbtasks.browser import format
 from zodbtasks.job import CronJob
 
 from .conftest import SERVICE
@@ -158,7 +159,8 @@ def test_a_plain_job_shows_its_defaults(manager, demo, service):
         'not started: it waits for startJob()'
 
 
-def test_a_job_shows_its_options(manager, demo, service):
+def test_a_job_shows_its_options(manager, demo, service, monkeypatch):
+    monkeypatch.setattr(format, 'ZONE', UTC)
     jobid = service.add(
         'echo', priority=-3, tag=('b', 'a'), uniqueKey='order-7',
         serializationTag='orders', onDependencyFailure='cancel',
@@ -168,7 +170,7 @@ def test_a_job_shows_its_options(manager, demo, service):
     page = manager.get('%s/%d' % (SERVICE, jobid))
     assert _text(page, 'zt-priority') == '-3'
     assert _text(page, 'zt-tags') == 'a, b'
-    assert _text(page, 'zt-deadline') == '2099-01-02 03:04:05'
+    assert _text(page, 'zt-deadline') == '2099-01-02 03:04:05 UTC'
     assert _text(page, 'zt-unique-key') == 'order-7'
     assert _text(page, 'zt-serialization-tag') == 'orders'
     assert _text(page, 'zt-on-dependency-failure') == 'cancel'

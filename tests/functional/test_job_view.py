@@ -1,5 +1,8 @@
 """The page of one job, traversed as <service>/<jobid>, and its actions."""
+import datetime
+
 from zodbtasks import runner
+from zodbtasks.browser import format
 from zodbtasks.dispatch import Dispatch
 from zodbtasks.workers import worker_id
 
@@ -44,7 +47,8 @@ def test_unknown_job_is_not_found(manager, demo):
     manager.get(SERVICE + '/12345', status=404)
 
 
-def test_cron_job_shows_schedule_and_next_run(manager, demo):
+def test_cron_job_shows_schedule_and_next_run(manager, demo, monkeypatch):
+    monkeypatch.setattr(format, 'ZONE', datetime.timezone.utc)
     jobid = demo.service.addCronJob('echo', cron='*/5 * * * *',
                                     timezone='Europe/Berlin')
     demo.commit()
@@ -52,7 +56,8 @@ def test_cron_job_shows_schedule_and_next_run(manager, demo):
     page = _page(manager, jobid)
     schedule = page.html.find(id='zt-schedule').text
     assert '*/5 * * * *' in schedule and 'Europe/Berlin' in schedule
-    assert page.html.find(id='zt-next-run').text == '1970-01-01 00:05:00'
+    assert page.html.find(id='zt-next-run').text == \
+        '1970-01-01 00:05:00 UTC'
     assert page.html.find(id='zt-edit') is not None
 
 

@@ -118,6 +118,7 @@ def test_the_control_panel_shows_counts_and_pauses(portal):
     row = b.contents.split('id="zt-count-queued"')[1].split('</tr>')[0]
     assert '<td>1</td>' in row
     assert '/tasks/@@jobs.html' in b.contents
+    assert '/tasks/@@failures.html' in b.contents
     b.getControl('Pause the service').click()
     assert 'The service is paused' in b.contents
     transaction.begin()
@@ -238,6 +239,8 @@ def test_the_job_page_shows_the_traceback_to_managers_only(portal):
     m = manager_browser(portal)
     m.open(portal.absolute_url() + '/@@zodbtasks-job?id=%d' % failing)
     assert 'id="zt-traceback"' in m.contents and 'Traceback' in m.contents
+    assert 'frames of the transaction manager folded' in m.contents
+    assert 'id="zt-traceback-full"' in m.contents
 
 
 # -- plone.restapi -------------------------------------------------------------

@@ -33,7 +33,8 @@ MANAGER = ('zope-manager', 'zope-manager-password')
 TABS = {'@@jobs.html': 'zt-jobs', '@@overview.html': 'zt-overview',
         '@@groups.html': 'zt-groups', '@@addJob.html': 'zt-cronjob-form',
         '@@addCronJob.html': 'zt-cronjob-form', '@@workers.html': 'zt-workers',
-        '@@tasks.html': 'zt-tasks-tab'}
+        '@@tasks.html': 'zt-tasks-tab',
+        '@@failures.html': 'zt-failures'}
 
 
 @zope.interface.implementer(ITask)
@@ -500,3 +501,55 @@ def test_the_zope_jobs_tab_has_its_live_data_and_script(app, service, probe):
     b.open(src)
     assert 'zt-live' in (b.contents if isinstance(b.contents, str)
                          else b.contents.decode())
+
+
+# -- readable values and the Failures tab (issue 12) --------------------------
+
+class Failing:
+    def __call__(self, service, jobid, input):
+        raise ValueError('bad input %s' % input)
+
+
+@pytest.fixture
+def failing(zope_layer):
+    task = Failing()
+    zope.component.provideUtility(task, ITask, name='failing')
+    yield task
+    zope.component.getGlobalSiteManager().unregisterUtility(
+        task, ITask, name='failing')
+
+
+def test_the_failures_tab_groups_and_retries_in_zope(app, service, failing):
+    jobids = [service.add('failing', number, runAs=None)
+              for number in (1, 2)]
+    transaction.commit()
+    service.process()
+    transaction.begin()
+    b = browser(app)
+    b.open('http://nohost/site1/tasks/@@failures.html')
+    assert 'class="zmi ' in b.contents
+    assert 'bad input &lt;n&gt;' in b.contents
+    b.getControl('Retry all').click()
+    assert 'Retry 2 failed jobs?' in b.contents
+    b.getControl(name='confirm').click()
+    assert '2 failed jobs queued again.' in b.contents
+    transaction.begin()
+    assert {service.getStatus(jobid) for jobid in jobids} == {'queued'}
+
+
+def test_a_zope_job_page_has_attempts_and_a_folded_traceback(
+        app, service, failing):
+    jobid = service.add('failing', 1, runAs=None)
+    transaction.commit()
+    service.process()
+    transaction.begin()
+    b = browser(app)
+    b.open('http://nohost/site1/tasks/%d' % jobid)
+    assert 'id="zt-attempts"' in b.contents
+    assert 'frames of the transaction manager folded' in b.contents
+    assert 'id="zt-traceback-full"' in b.contents
+    assert 'class="nav-link" href="@@failures.html"' in b.contents
+    src = re.search(r'src="([^"]*readable\.js)"', b.contents).group(1)
+    b.open(src)
+    assert 'zodbtasksReadable' in (b.contents if isinstance(b.contents, str)
+                                   else b.contents.decode())

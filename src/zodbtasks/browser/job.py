@@ -1,15 +1,18 @@
-"""The page of one job: input, result, error, traceback, timings, the
-schedule of a cron job, progress, its activity options and what it waits
-for; and the actions on it."""
+"""The page of one job: input, result, error, traceback (the transaction
+manager's frames folded), timings, its retry policy and every attempt (a
+cron job's runs), the schedule of a cron job, progress, its activity
+options and what it waits for; and the actions on it."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
 from zodbtasks import activation
+from zodbtasks import attempts
 from zodbtasks import cancels
 from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import format
+from zodbtasks.browser import tracebacks
 from zodbtasks.browser.jobs import ServiceView
 from zodbtasks.job import CronJob
 
@@ -22,6 +25,7 @@ class JobView(ServiceView):
 
     def __call__(self, now=None):
         self.now = now
+        self.drawn_at = clock.now() if now is None else now
         if self.request.form.get('unique') and self.request.method == 'GET':
             self.notice = ('A job with this unique key was already waiting, '
                            'so no new job was added: this is that job.')
@@ -71,6 +75,56 @@ class JobView(ServiceView):
     def is_cron(self):
         return isinstance(self.job, CronJob)
 
+    def counts_runs(self):
+        """Whether the job's attempts are runs: a repeating cron job runs
+        on its schedule (a delayed one is retried like a plain job)."""
+        return self.is_cron() and not self.job.isDelayed
+
+    def traceback(self):
+        """The traceback's parts (folded frames) and its full text, or
+        None (see browser/tracebacks.py)."""
+        return tracebacks.shown(self.job.traceback)
+
+    def retry_policy(self):
+        """The job's retry policy in words (None for a repeating cron
+        job, which runs on its schedule whatever happens)."""
+        if self.counts_runs():
+            return None
+        policy = self.job.retryPolicy
+        delay = format.age(policy.delay) or '0 s'
+        return {
+            'max_attempts': policy.maxAttempts,
+            'back_off': '%s before the first retry, doubling at each one '
+                        '(×0.5 to ×1.5 jitter)' % delay
+            if policy.maxAttempts > 1 else 'none: it runs once',
+            'errors': 'retried' if policy.retryErrors
+            else 'not retried: a failing task ends in error',
+            'lost': 'run again' if policy.idempotent
+            else 'not run again (not idempotent): ends in error',
+        }
+
+    def attempts(self):
+        """Every attempt (a cron job's runs) the job keeps, newest first,
+        as rows; ``omitted``: how many are not listed; ``known`` False
+        when the job was stored before there was a history."""
+        job = self.job
+        running = job.status == interfaces.PROCESSING
+        rows = [{
+            'number': entry.number,
+            'worker': entry.worker or '',
+            'start': self.moment(entry.start),
+            'end': self.moment(entry.end),
+            'duration': format.age(entry.end - entry.start)
+            if entry.end is not None and entry.start is not None
+            and entry.end >= entry.start else '',
+            'outcome': entry.outcome,
+            'message': entry.message,
+            'known': entry.known,
+        } for entry in attempts.entries(job, running=running)]
+        rows.reverse()
+        return {'rows': rows, 'omitted': attempts.omitted(job),
+                'known': all(row['known'] for row in rows)}
+
     def info(self):
         job = self.job
         progress = self.service.getProgress(job.id)
@@ -80,13 +134,15 @@ class JobView(ServiceView):
             'status': job.status,
             'input': format.value(job.input),
             'output': format.value(job.output),
-            'error': job.error,
-            'traceback': job.traceback,
-            'created': format.when(job.created),
-            'started': format.when(job.started),
-            'completed': format.when(job.completed),
+            'error': format.error_text(job.error),
+            'traceback': self.traceback(),
+            'created': self.moment(job.created),
+            'started': self.moment(job.started),
+            'completed': self.moment(job.completed),
             'duration': format.duration(job),
             'attempts': job.attempts,
+            'runs_label': 'Runs' if self.counts_runs() else 'Attempts',
+            'runs': job.runs if self.counts_runs() else job.attempts,
             'owner': job.owner,
             'progress': progress,
             'percent': None if progress is None else int(progress[0] * 100),
@@ -118,7 +174,7 @@ class JobView(ServiceView):
             return None
         task = self.service.getSiteManager().queryUtility(
             self.service.taskInterface, job.task)
-        if not cancels.over_time_limit(job, task, clock.now()):
+        if not cancels.over_time_limit(job, task, self.drawn_at):
             return None
         return 'over its time limit of %g s' % cancels.time_limit(job, task)
 
@@ -135,10 +191,10 @@ class JobView(ServiceView):
                                     'dayOfWeek') if getattr(job, name)],
             'delay': job.delay,
             'runs': job.runs,
-            'last_run': format.when(job.completed),
-            'next_run': format.when(job.scheduledFor)
+            'last_run': self.moment(job.completed),
+            'next_run': self.moment(job.scheduledFor)
             if job.status in (interfaces.CRONJOB, interfaces.DELAYED)
-            else '',
+            else None,
             'editable': job.status in (interfaces.CRONJOB,
                                        interfaces.DELAYED),
         }
@@ -162,7 +218,7 @@ class JobView(ServiceView):
             'priority': job.priority,
             'added_by': job.runAs or 'system',
             'tags': ', '.join(job.tags) or 'none',
-            'deadline': format.when(job.deadline) or 'none',
+            'deadline': format.local_time(job.deadline) or 'none',
             'unique_key': job.uniqueKey or 'none',
             'serialization_tag': job.serializationTag or 'none',
             'group_key': job.groupKey or 'none',

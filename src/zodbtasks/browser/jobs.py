@@ -8,6 +8,7 @@ from zope.security import checkPermission
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import csrf
 from zodbtasks.browser import format
@@ -30,7 +31,16 @@ class ServiceView(BrowserView):
 
     message = None
     error = None
+    #: The time the page is drawn at (epoch seconds): passed to
+    #: ``__call__`` or read once by ``moment``.
+    drawn_at = None
     style_macros = ViewPageTemplateFile('templates/style.pt')
+
+    def moment(self, epoch):
+        """A time as a ``<time>`` element shows it (format.moment)."""
+        if self.drawn_at is None:
+            self.drawn_at = clock.now()
+        return format.moment(epoch, self.drawn_at)
 
     @property
     def service(self):
@@ -93,7 +103,8 @@ class JobsView(ServiceView):
     statuses = interfaces.STATUSES
     finished = interfaces.FINISHED
 
-    def __call__(self):
+    def __call__(self, now=None):
+        self.drawn_at = now
         if self.request.method == 'POST' and self.check_post():
             self.message = self.act()
         return self.template()
@@ -186,18 +197,19 @@ class JobsView(ServiceView):
         progress = self.progress(job)
         return {
             'id': job.id,
+            'short_id': format.short_id(job.id),
             'url': '%s/%d' % (self.url, job.id),
             'task': job.task,
             'status': job.status,
             'priority': job.priority,
             'tags': ', '.join(job.tags),
             'added_by': job.runAs or 'system',
-            'created': format.when(job.created),
-            'started': format.when(job.started),
-            'completed': format.when(job.completed),
+            'created': self.moment(job.created),
+            'started': self.moment(job.started),
+            'completed': self.moment(job.completed),
             'duration': format.duration(job),
             'input': format.short(job.input),
-            'error': format.short(job.error),
+            'error': format.error_text(job.error, format.CELL_LIMIT),
             'progress': progress,
             'detail': self.detail(job),
         }

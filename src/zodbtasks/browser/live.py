@@ -21,6 +21,7 @@ class JobsJSON(JobsView):
     def __call__(self, now=None):
         service = self.service
         now = clock.now() if now is None else now
+        self.drawn_at = now
         counts = service.countByStatus()
         data = {
             'change': change_marker(service),
@@ -51,8 +52,8 @@ class JobsJSON(JobsView):
             'id': job.id, 'status': job.status,
             'progress': None if progress is None else round(progress[0], 4),
             'message': None if progress is None else progress[1],
-            'started': format.when(job.started),
-            'completed': format.when(job.completed),
+            'started': self.moment(job.started),
+            'completed': self.moment(job.completed),
             'duration': format.duration(job),
-            'error': format.short(job.error),
+            'error': format.error_text(job.error, format.CELL_LIMIT),
         }

@@ -12,8 +12,10 @@ from zExceptions import NotFound
 from zExceptions import Unauthorized
 from zope.component.hooks import getSite
 
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import format
+from zodbtasks.browser import tracebacks
 from zodbtasks.browser.jobs import status_counts
 from zodbtasks.plone import SERVICE_ID
 from zodbtasks.plone import myjobs
@@ -66,7 +68,9 @@ class ControlPanel(BrowserView):
         url = self.service.absolute_url()
         return [{'title': title, 'url': '%s/%s' % (url, view)}
                 for title, view in (
-                    ('Jobs', '@@jobs.html'), ('Overview', '@@overview.html'),
+                    ('Jobs', '@@jobs.html'), ('Failures', '@@failures.html'),
+                    ('Overview', '@@overview.html'),
+                    ('Tasks', '@@tasks.html'),
                     ('Add job', '@@addJob.html'),
                     ('Add cron job', '@@addCronJob.html'),
                     ('Workers', '@@workers.html'))]
@@ -182,6 +186,7 @@ class JobPage(BrowserView):
         if job is None or not myjobs.may_see(self.service, job):
             raise NotFound('no job %s of yours' % jobid)
         self.job = job
+        self.drawn_at = clock.now()
         return self.template()
 
     def info(self):
@@ -189,22 +194,25 @@ class JobPage(BrowserView):
         progress = self.service.getProgress(job.id)
         return {
             'id': job.id, 'task': job.task, 'status': job.status,
-            'created': format.when(job.created),
-            'started': format.when(job.started),
-            'completed': format.when(job.completed),
+            'created': format.moment(job.created, self.drawn_at),
+            'started': format.moment(job.started, self.drawn_at),
+            'completed': format.moment(job.completed, self.drawn_at),
             'percent': None if progress is None
             else round(100 * progress[0]),
             'message': None if progress is None else progress[1],
             'result': format.value(job.output)
             if job.status == interfaces.COMPLETED else None,
-            'error': job.error if job.status == interfaces.ERROR else None,
+            'error': format.error_text(job.error)
+            if job.status == interfaces.ERROR else None,
         }
 
     def traceback(self):
-        if getSecurityManager().checkPermission('zodbtasks: Manage jobs',
-                                                self.service):
-            return self.job.traceback
-        return None
+        """The folded traceback (see browser/tracebacks.py) and its full
+        text, for those who may manage jobs."""
+        if not getSecurityManager().checkPermission(
+                'zodbtasks: Manage jobs', self.service):
+            return None
+        return tracebacks.shown(self.job.traceback)
 
     def may_dismiss(self):
         tag = myjobs.current_tag()

@@ -52,6 +52,7 @@ class ZopeTaskService(TaskService, SimpleItem):
 
     manage_options = (
         {'label': 'Jobs', 'action': '@@jobs.html'},
+        {'label': 'Failures', 'action': '@@failures.html'},
         {'label': 'Overview', 'action': '@@overview.html'},
         {'label': 'Tasks', 'action': '@@tasks.html'},
         {'label': 'Groups', 'action': '@@groups.html'},

@@ -18,6 +18,7 @@ from zope.browserpage.viewpagetemplatefile import \
     ViewPageTemplateFile as ToolkitTemplateFile
 
 from zodbtasks.browser import cronjob
+from zodbtasks.browser import failures
 from zodbtasks.browser import groups
 from zodbtasks.browser import job
 from zodbtasks.browser import jobs
@@ -64,6 +65,7 @@ JobView = zope_view(job.JobView)
 WorkersView = zope_view(workers.WorkersView)
 TasksView = zope_view(tasks.TasksView)
 JobsJSON = zope_view(live.JobsJSON)
+FailuresView = zope_view(failures.FailuresView)
 
 
 class ZMIMacros(StandardMacros):

@@ -10,7 +10,9 @@
  * (the ids in data-regions), keeping what is typed in forms elsewhere.
  * Rows that are not on the page any more stay as they are until a
  * reload.  A button pauses it; "updated 3 s ago" says how fresh the page
- * is.  The page works without it.
+ * is.  The page works without it.  Times come as
+ * {datetime, title, text} (see browser/format.py's moment) and are drawn
+ * as <time> elements, which readable.js then shows in the browser's zone.
  */
 (function () {
   'use strict';
@@ -28,6 +30,24 @@
 
   function text(node, value) {
     if (node && node.textContent !== value) { node.textContent = value; }
+  }
+
+  function drawTime(cell, value) {
+    if (!cell) { return; }
+    var time = cell.querySelector('time');
+    if (!value) {
+      if (time) { cell.removeChild(time); }
+      return;
+    }
+    if (!time) {
+      time = document.createElement('time');
+      cell.textContent = '';
+      cell.appendChild(time);
+    }
+    time.setAttribute('datetime', value.datetime);
+    time.setAttribute('title', value.title);
+    text(time, value.text);
+    if (window.zodbtasksReadable) { window.zodbtasksReadable.draw(cell); }
   }
 
   function drawRow(row) {
@@ -53,8 +73,8 @@
       bar.setAttribute('title', Math.round(row.progress * 100) + ' %');
     }
     text(tr.querySelector('.zt-progress-message'), row.message || '');
-    text(tr.querySelector('.zt-col-started'), row.started);
-    text(tr.querySelector('.zt-col-completed'), row.completed);
+    drawTime(tr.querySelector('.zt-col-started'), row.started);
+    drawTime(tr.querySelector('.zt-col-completed'), row.completed);
     text(tr.querySelector('.zt-col-duration'), row.duration);
   }
 
