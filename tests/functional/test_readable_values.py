@@ -191,8 +191,8 @@ def test_job_pages_keep_the_services_tabs_and_have_no_registration_tab(
             for a in page.html.find(class_='itemViews')('a')]
     titles = [title for title, _ in tabs]
     assert 'Registration' not in titles
-    assert titles[:6] == ['Job', 'Jobs', 'Failures', 'Groups', 'Overview',
-                          'Workers']
+    assert titles[:7] == ['Job', 'Jobs', 'Failures', 'Groups', 'Overview',
+                          'Tasks', 'Workers']
     for title, href in tabs:
         target = urllib.parse.urljoin(base, href)
         assert manager.get(target.replace('http://localhost', '')) \
