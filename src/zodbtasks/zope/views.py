@@ -17,6 +17,7 @@ from zExceptions import NotFound
 from zope.browserpage.viewpagetemplatefile import \
     ViewPageTemplateFile as ToolkitTemplateFile
 
+from zodbtasks.browser import bulk
 from zodbtasks.browser import cronjob
 from zodbtasks.browser import groups
 from zodbtasks.browser import job
@@ -62,6 +63,7 @@ EditCronJob = zope_view(cronjob.EditCronJob)
 JobView = zope_view(job.JobView)
 WorkersView = zope_view(workers.WorkersView)
 JobsJSON = zope_view(live.JobsJSON)
+BulkView = zope_view(bulk.BulkView)
 
 
 class ZMIMacros(StandardMacros):
