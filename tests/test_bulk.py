@@ -169,3 +169,16 @@ def test_fraction_done_by_ids(service, failed):
     assert bulk.fraction_done(service, selector, done[-1]) == 0.0
     middle = bulk.fraction_done(service, selector, ids[6])
     assert 0.0 < middle < 1.0
+
+
+def test_a_tiny_budget_still_walks_everything(service, failed, monkeypatch):
+    """Chunks that run out of index steps before they find a match
+    continue where they stopped (two sets: the leapfrog's jumps)."""
+    ids, done = failed
+    monkeypatch.setattr(bulk, 'CHUNK_BUDGET', 2)
+    result = bulk.BULK(service, 0, {'action': 'delete', 'selector': {
+        'status': 'completed', 'task': 'echo', 'created_from': T0}})
+    transaction.begin()
+    assert result['changed'] == 3
+    assert not any(i in service.jobs for i in done)
+    assert all(i in service.jobs for i in ids)

@@ -169,3 +169,17 @@ def test_describe():
     assert search.describe({}) == 'all jobs'
     assert search.describe({'status': 'error', 'created_from': 0.0}) == \
         'status=error, created_from=1970-01-01 00:00:00 UTC'
+
+
+def test_budget_in_a_leapfrog_resumes_where_it_stopped(service, jobs):
+    ids, _ = jobs
+    selector = check_selector({'status': 'completed', 'tag': 'red',
+                               'created_from': T0})
+    found, position = [], None
+    for _ in range(100):
+        walk = Search(service, selector, budget=2)
+        found += [jobid for _, jobid in walk.keys(after=position)]
+        if walk.exhausted:
+            break
+        position = walk.position
+    assert found == [ids[n] for n in (18, 12, 6, 0)]

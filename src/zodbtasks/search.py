@@ -27,11 +27,12 @@ are sets of ids intersected by jumps (``walk_sets``, the leapfrog of
 ``zodbtasks.listing`` with id bounds), so a created range costs what its
 matches cost, not what lies outside it.  A short id, a finished range
 combined with sets, a text and an error group are checked one candidate
-at a time: every walk has a ``budget`` of candidates it may look at
-(index entries, and jobs loaded for ``text`` and ``error_group``, which
-cost far more: ``JOB_BUDGET``), and says when it ran out (``exhausted``
-False), so that a page can say "searched the newest N" honestly instead
-of taking unbounded time.  Counting the matches of a range exactly would
+at a time: every walk has a ``budget`` of index steps (a key of a set
+or of the time index, or a jump of the leapfrog: each may read a bucket)
+and one of jobs loaded (for ``text`` and ``error_group``, which cost far
+more: ``JOB_BUDGET``), and says when it ran out (``exhausted`` False,
+``position`` where to continue), so that a page can say "searched the
+newest N" honestly instead of taking unbounded time.  Counting the matches of a range exactly would
 walk them all (BTrees keep no ranks): pages count up to ``PAGE_LIMIT``
 and say "more than" beyond.  A rank-keeping tree was rejected: every
 add() would rewrite its path of counts (the write hot spot the index
@@ -54,9 +55,11 @@ SEARCH_FIELDS = FIELDS[3:]
 SHORT_ID_DIGITS = 4
 WHOLE_ID_DIGITS = 10
 #: Matches a page collects at most (its total says "more than" beyond).
-PAGE_LIMIT = 5000
-#: Index entries a page's walk looks at, at most.
-INDEX_BUDGET = 20000
+PAGE_LIMIT = 2000
+#: Steps of the index a page's walk takes at most (a step: a key of one
+#: set or of the time index, or a jump of the leapfrog; each may read a
+#: bucket from the storage).
+INDEX_BUDGET = 2500
 #: Jobs a page loads to look at their text or error group, at most.
 JOB_BUDGET = 2000
 #: What ``Search._matches`` says when the job budget ran out.
@@ -147,25 +150,46 @@ def group_key_function():
     return getattr(module, 'group_key', None)
 
 
+class Budget:
+    """Steps a walk may take (None: no bound); a walk that runs out sets
+    ``resume``: the key to continue after."""
+
+    def __init__(self, limit=None):
+        self.limit, self.used, self.resume = limit, 0, None
+
+    def spend(self):
+        if self.limit is not None and self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
 class Search:
     """The jobs of ``service`` that ``selector`` (checked) matches."""
 
     def __init__(self, service, selector, budget=None, job_budget=None):
         self.service, self.selector = service, dict(selector)
         self.index, self.jobs = service._index, service.jobs
-        #: Candidates that may be looked at (None: no bound); what is left.
-        self.budget, self.job_budget = budget, job_budget
-        #: Candidates looked at and jobs loaded so far.
-        self.examined = self.loaded = 0
+        #: Index steps (see Budget) and jobs loaded allowed (None: no
+        #: bound).
+        self.steps, self.job_budget = Budget(budget), job_budget
+        #: Jobs loaded so far.
+        self.loaded = 0
         #: False once a walk stopped for want of budget.
         self.exhausted = True
-        #: The key of the last candidate looked at (to continue after).
+        #: The key to continue after (the last candidate looked at, or
+        #: where the budget ran out).
         self.position = None
         self.low, self.high = id_range(self.selector)
         self.group_key = group_key_function() \
             if 'error_group' in self.selector else None
         self.by_time = 'finished_from' in self.selector \
             or 'finished_to' in self.selector
+
+    @property
+    def examined(self):
+        """Index steps taken so far."""
+        return self.steps.used
 
     # -- the sets of the filters ------------------------------------------
 
@@ -190,7 +214,7 @@ class Search:
     def keys(self, reverse=True, after=None):
         """(key, id) of the matching jobs in order; ``key`` is the id, or
         (finish time, id) with a finished range; ``after``: a key from an
-        earlier walk to continue after."""
+        earlier walk (``position``) to continue after."""
         if 'id' in self.selector \
                 and len(self.selector['id']) >= WHOLE_ID_DIGITS:
             candidates = self._whole_id(after)
@@ -199,24 +223,18 @@ class Search:
         else:
             candidates = self._created(reverse, after)
         for key, jobid in candidates:
-            if not self._spend():
-                return
             verdict = self._matches(jobid)
             if verdict is _STOP:
                 return
             self.position = key
             if verdict:
                 yield key, jobid
+        if self.steps.resume is not None:
+            self.exhausted = False
+            self.position = self.steps.resume
 
     def ids(self, reverse=True):
         return (jobid for _, jobid in self.keys(reverse))
-
-    def _spend(self):
-        if self.budget is not None and self.examined >= self.budget:
-            self.exhausted = False
-            return False
-        self.examined += 1
-        return True
 
     def _whole_id(self, after):
         jobid = int(self.selector['id'])
@@ -237,8 +255,8 @@ class Search:
         if None in sets:
             return iter(())
         trees = sets or [self.jobs]
-        return ((jobid, jobid)
-                for jobid in walk_sets(trees, low, high, reverse))
+        return ((jobid, jobid) for jobid in walk_sets(
+            trees, low, high, reverse, self.steps))
 
     def _finished(self, reverse, after):
         sets = self.sets()
@@ -249,7 +267,8 @@ class Search:
         if after is not None:
             low, high = (low, (after[0], after[1] - 1)) if reverse \
                 else ((after[0], after[1] + 1), high)
-        for key in walk_times(self.index.completed, low, high, reverse):
+        for key in walk_times(self.index.completed, low, high, reverse,
+                              self.steps):
             jobid = key[1]
             if self.low <= jobid <= self.high \
                     and all(jobid in ids for ids in sets):
@@ -303,35 +322,44 @@ def text_matches(job, text):
     return needle in shown.casefold()
 
 
-def walk_sets(trees, low, high, reverse):
+def walk_sets(trees, low, high, reverse, budget=None):
     """The keys from ``low`` to ``high`` (both included) that all of
     ``trees`` (LL sets, or the jobs' LOBTree) hold, in order (descending
-    when ``reverse``): one tree is walked by its buckets' keys or by
-    ``maxKey`` steps, several by jumps (``zodbtasks.listing.leapfrog``,
-    bounded)."""
+    when ``reverse``): one tree is walked by its keys (descending: by
+    ``maxKey`` steps), several by jumps (``zodbtasks.listing.leapfrog``,
+    bounded); each key or jump spends a step of ``budget`` (a Budget),
+    and a walk out of steps stops and sets its ``resume``."""
+    budget = Budget() if budget is None else budget
     low = max(low, SENTINEL + 1)
     if low > high:
         return
-    if len(trees) == 1:
-        tree = trees[0]
-        if not reverse:
-            yield from tree.keys(min=low, max=high)
-            return
-        key = high
-        while True:
-            try:
-                key = tree.maxKey(key)
-            except ValueError:
-                return
-            if key < low:
+    if len(trees) > 1:
+        yield from _leapfrog(trees, low, high, reverse, budget)
+        return
+    tree = trees[0]
+    if not reverse:
+        for key in tree.keys(min=low, max=high):
+            if not budget.spend():
+                budget.resume = key - 1
                 return
             yield key
-            key -= 1
         return
-    yield from _leapfrog(trees, low, high, reverse)
+    key = high
+    while True:
+        if not budget.spend():
+            budget.resume = key + 1
+            return
+        try:
+            key = tree.maxKey(key)
+        except ValueError:
+            return
+        if key < low:
+            return
+        yield key
+        key -= 1
 
 
-def _leapfrog(trees, low, high, reverse):
+def _leapfrog(trees, low, high, reverse, budget):
     count = len(trees)
     seek = (lambda tree, bound: tree.maxKey(bound)) if reverse \
         else (lambda tree, bound: tree.minKey(bound))
@@ -340,6 +368,10 @@ def _leapfrog(trees, low, high, reverse):
         key = seek(trees[0], high if reverse else low)
         agreed, turn = 1, 1
         while low <= key <= high:
+            if not budget.spend():
+                # every key beyond ``key`` in the walk's order is decided
+                budget.resume = key - step
+                return
             if agreed == count:
                 yield key
                 key, agreed = seek(trees[turn % count], key + step), 1
@@ -354,14 +386,22 @@ def _leapfrog(trees, low, high, reverse):
         return
 
 
-def walk_times(tree, low, high, reverse):
+def walk_times(tree, low, high, reverse, budget=None):
     """The (time, id) keys of ``tree`` from ``low`` to ``high``, in order
-    (latest first when ``reverse``)."""
+    (latest first when ``reverse``), a step of ``budget`` each."""
+    budget = Budget() if budget is None else budget
     if not reverse:
-        yield from tree.keys(min=low, max=high)
+        for key in tree.keys(min=low, max=high):
+            if not budget.spend():
+                budget.resume = (key[0], key[1] - 1)
+                return
+            yield key
         return
     key = high
     while True:
+        if not budget.spend():
+            budget.resume = (key[0], key[1] + 1)
+            return
         try:
             key = tree.maxKey(key)
         except ValueError:
