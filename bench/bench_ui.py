@@ -150,6 +150,7 @@ def fill(db, count, log=print):
     with own_connection(db) as (conn, tm):
         service = the_service(conn)
         service.cancelAll()
+        service.clean()   # the demo's jobs: new ids then follow ``now=``
         tm.commit()
         for first in range(0, backlog_from, RUN_BATCH):
             last = min(first + RUN_BATCH, backlog_from)

@@ -143,3 +143,13 @@ def test_actions_keep_the_filter(manager, failed):
     form = manager.get(JOBS, {'status': 'error', 'q': 'f'}) \
         .forms['zt-jobs-form']
     assert form['status'].value == 'error' and form['q'].value == 'f'
+
+
+def test_the_selection_script_is_served(manager, failed):
+    page = manager.get(JOBS)
+    script = page.html.find('script', src=lambda v: v and 'select.js' in v)
+    body = manager.get(script['src']).text
+    assert 'zt-all-matching' in body and 'zt-select-page' in body
+    # without the script the offer is there (not hidden)
+    offer = page.html.find(id='zt-all-matching-label')
+    assert offer is not None and not offer.has_attr('hidden')
