@@ -48,6 +48,12 @@ def test_check_selector_names_the_bad_field():
     assert info.value.field == 'finished_to'
     with pytest.raises(SelectorError):
         check_selector({'colour': 'red'})
+    with pytest.raises(SelectorError) as info:
+        check_selector({'id': '9' * 30})
+    assert info.value.field == 'id'
+    with pytest.raises(SelectorError) as info:
+        check_selector({'text': 'x' * 501})
+    assert info.value.field == 'text' and '500' in str(info.value)
 
 
 def test_check_selector_drops_empty_values():

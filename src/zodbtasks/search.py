@@ -6,9 +6,11 @@ A selector's keys (all optional; ``check_selector`` says what is wrong,
 naming the key):
 
 - ``status``, ``task``, ``tag``: as the Jobs tab's filters (index sets);
-- ``id``: a string of digits: a whole job id (10 digits or more), or
-  the short form the UI shows (4 to 9 trailing digits), matched against
-  the ids of the other filters;
+- ``id``: a string of digits: a whole job id (10 digits or more: one
+  look-up), or the short form the UI shows (4 to 9 trailing digits),
+  matched against the ids of the other filters, newest first, within
+  the walk's budget (ids only, no job is loaded; a page says when it
+  stopped: the whole id then finds any job);
 - ``created_from``, ``created_to``: epoch seconds, both ends included:
   ids grow with creation time (``zodbtasks.keys``), so this is an id
   range and needs no index of its own;
@@ -54,6 +56,8 @@ SEARCH_FIELDS = FIELDS[3:]
 #: Digits of the shortest short id accepted, and of the shortest whole id.
 SHORT_ID_DIGITS = 4
 WHOLE_ID_DIGITS = 10
+#: The longest text, tag, task or error group a selector takes.
+MAX_TEXT = 500
 #: Matches a page collects at most (its total says "more than" beyond).
 PAGE_LIMIT = 2000
 #: Steps of the index a page's walk takes at most (a step: a key of one
@@ -105,10 +109,13 @@ def _check(key, value):
         raise SelectorError(key, 'not a string')
     if key == 'id':
         value = value.strip()
-        if not value.isdigit() or len(value) < SHORT_ID_DIGITS:
+        if not value.isdigit() or len(value) < SHORT_ID_DIGITS \
+                or int(value) > MAX_ID:
             raise SelectorError(key, 'a job id is a number of at least %d '
                                 'digits (the short form is its last ones)'
                                 % SHORT_ID_DIGITS)
+    if len(value) > MAX_TEXT:
+        raise SelectorError(key, 'longer than %d characters' % MAX_TEXT)
     return value
 
 

@@ -107,6 +107,13 @@ def find_page(service, selector, reverse, start, size):
     ids, exact = found.collect(search.PAGE_LIMIT, reverse=reverse)
     notes = ['Sorted by finish time.' if found.by_time else
              'Sorted by id (creation time).']
+    short = selector.get('id')
+    if short is not None and len(short) < search.WHOLE_ID_DIGITS \
+            and not exact:
+        notes.append('The short id was looked for among the %s ids of '
+                     'the filter that were searched: give the whole id '
+                     '(shown when you hover a short one) to find any job.'
+                     % ('{:,}'.format(found.examined)))
     if 'text' in selector or 'error_group' in selector:
         notes.append(_searched(service, selector, found, exact))
     if not exact:
