@@ -111,6 +111,18 @@ def test_bad_filter_refuses_to_start(manager, demo, failed):
     assert demo.service.countByTask().get(bulk.BULK_TASK, 0) == 0
 
 
+def test_unknown_status_is_refused_not_dropped(manager, demo, failed):
+    page = manager.get(BULK, {'action': 'delete', 'status': 'bogus'},
+                       status=400)
+    assert "Status: 'bogus' is not a status" in \
+        page.html.find(id='zt-problem').text
+    manager.post(BULK, {'action': 'delete', 'status': 'bogus',
+                        'confirm': '1', '_csrf_token': _token(manager)},
+                 status=400)
+    demo.sync()
+    assert len(demo.service.jobs) == 7
+
+
 def test_unknown_action_is_refused(manager, failed):
     page = manager.get(BULK, {'action': 'explode'}, status=400)
     assert 'Action' in page.html.find(id='zt-problem').text

@@ -45,7 +45,7 @@ class BulkView(JobsView):
         if form.get('job'):
             self.bulk_job = self._bulk_job(form['job'])
             return self.template()
-        errors = self.selector()[1]
+        errors = self.selector()[1] + self.filter_errors()
         if not self.may_manage():
             self.refuse(403, 'You may view jobs but not manage them.')
         elif self.action() is None:
@@ -62,6 +62,21 @@ class BulkView(JobsView):
                 '%s/@@bulk.html?job=%d' % (self.url, jobid), status=303)
             return ''
         return self.template()
+
+    def filter_errors(self):
+        """The filter values the Jobs tab drops silently (an unknown
+        status, a value that is not text): refused here, since dropping
+        one would widen what the action touches."""
+        form, errors = self.request.form, []
+        for name in ('status', 'task', 'tag'):
+            value = form.get(name)
+            if value in (None, ''):
+                continue
+            if not isinstance(value, str) or (
+                    name == 'status' and value not in interfaces.STATUSES):
+                errors.append('%s: %r is not a %s of this service.' % (
+                    name.capitalize(), value, name))
+        return errors
 
     def action(self):
         action = self.request.form.get('action')
