@@ -162,3 +162,11 @@ def test_cancel_all_says_cron_jobs_are_included(manager, demo, days):
     button = manager.get(JOBS).html.find(id='zt-cancel-all')
     assert button['value'] == \
         'Cancel all 4 waiting (cron jobs included: 1)'
+
+
+def test_the_sort_mark_shows_the_search_order(manager, days):
+    response = manager.get(JOBS, {'q': 'apple', 'sort': 'task'})
+    assert '▼' in response.html.find('a', class_='zt-sort-id').text
+    assert '▼' not in response.html.find('a', class_='zt-sort-task').text
+    response = manager.get(JOBS, {'finished_from': '2025-12-01'})
+    assert '▼' in response.html.find('a', class_='zt-sort-completed').text

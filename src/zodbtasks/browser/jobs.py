@@ -306,7 +306,12 @@ class JobsView(ServiceView):
     def sort_mark(self, key):
         p = self.params()
         key = 'id' if key == 'created' else key
-        if p['sort'] != key:
+        sort = p['sort']
+        if self.searching():   # a search has its own order (see find_page)
+            selector = self.selector()[0]
+            sort = 'completed' if 'finished_from' in selector \
+                or 'finished_to' in selector else 'id'
+        if sort != key:
             return ''
         return ' ▼' if p['order'] == 'desc' else ' ▲'
 
