@@ -182,3 +182,31 @@ def test_a_tiny_budget_still_walks_everything(service, failed, monkeypatch):
     assert result['changed'] == 3
     assert not any(i in service.jobs for i in done)
     assert all(i in service.jobs for i in ids)
+
+
+def test_a_chunk_that_conflicts_is_done_again(service, failed, db,
+                                               monkeypatch):
+    """Another connection retries a job after the chunk's transaction
+    began: the chunk's commit conflicts, it runs again on what was
+    committed, and that job is left as it now is."""
+    ids, _ = failed
+    real, calls = bulk.run_chunk, []
+
+    def racing(chunk_service, *args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            other_tm = transaction.TransactionManager()
+            other = db.open(transaction_manager=other_tm)
+            try:
+                other.get(service._p_oid).retry(ids[3])
+                other_tm.commit()
+            finally:
+                other.close()
+        return real(chunk_service, *args, **kw)
+    monkeypatch.setattr(bulk, 'run_chunk', racing)
+    jobid = bulk.startBulk(service, 'retry', {'status': 'error'})
+    transaction.commit()
+    job = _run_bulk(service, jobid)
+    assert len(calls) == 2
+    assert job.output['changed'] == 11 and job.output['skipped'] == 0
+    assert all(service.jobs[i].status == 'queued' for i in ids)
