@@ -293,7 +293,10 @@ def search_views(service):
         ('created in an hour mid-week, status = error', {
             'created_from': iso(mid), 'created_to': iso(mid + hour),
             'status': 'error'}),
-        ('created in the last day, task = mail, status = error', {
+        ('created in the last day, task = report, status = error', {
+            'created_from': iso(made - day), 'task': 'report',
+            'status': 'error'}),
+        ('created in the last day, task = mail, status = error (none)', {
             'created_from': iso(made - day), 'task': 'mail',
             'status': 'error'}),
         ('created in a day mid-week, tag = urgent', {

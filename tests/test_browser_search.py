@@ -56,8 +56,18 @@ def test_a_short_id_page_says_how_far_it_looked(service, tasks, monkeypatch):
     page = searching.find_page(service, {'id': str(ids[0])[-6:]}, True, 0,
                                50)
     assert page['ids'] == [] and not page['exact']
-    assert 'among the 4 ids of the filter' in page['note']
+    assert 'among the newest 4 entries of the filter' in page['note']
     monkeypatch.setattr(search, 'INDEX_BUDGET', 100)
     page = searching.find_page(service, {'id': str(ids[0])[-6:]}, True, 0,
                                50)
     assert ids[0] in page['ids']
+
+
+def test_a_walk_out_of_budget_says_where_it_stopped(service, tasks,
+                                                   monkeypatch):
+    _jobs(service, 8)
+    monkeypatch.setattr(search, 'INDEX_BUDGET', 3)
+    page = searching.find_page(service, {'created_from': T0}, True, 0, 50)
+    assert page['total'] == 3 and not page['exact']
+    assert 'Found 3 matches in the first 3 index entries searched, then ' \
+        'stopped' in page['note']

@@ -189,3 +189,11 @@ def test_budget_in_a_leapfrog_resumes_where_it_stopped(service, jobs):
             break
         position = walk.position
     assert found == [ids[n] for n in (18, 12, 6, 0)]
+
+
+def test_a_task_without_jobs_of_the_status_walks_nothing(service, jobs):
+    """The task tally says no echo job failed: no walk by jumps."""
+    found = Search(service, check_selector({
+        'task': 'echo', 'status': 'error', 'created_from': T0}), budget=1)
+    assert list(found.ids()) == [] and found.exhausted
+    assert found.examined == 0

@@ -213,8 +213,19 @@ class Search:
                 if ids is None:
                     return [None]
                 found.append((groups.count(value), ids))
+        if any(count == 0 for count, _ in found) or self._none_of_task():
+            return [None]
         found.sort(key=lambda pair: pair[0])
         return [ids for _, ids in found]
+
+    def _none_of_task(self):
+        """Whether the task tally says no job of the task has the status
+        (a walk by jumps would look for them until its budget ran out)."""
+        selector = self.selector
+        if 'status' not in selector or 'task' not in selector:
+            return False
+        return self.index.count_by_status_and_task(
+            selector['status'], selector['task']) == 0
 
     # -- walking --------------------------------------------------------
 

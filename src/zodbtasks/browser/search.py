@@ -107,22 +107,25 @@ def find_page(service, selector, reverse, start, size):
     ids, exact = found.collect(search.PAGE_LIMIT, reverse=reverse)
     notes = ['Sorted by finish time.' if found.by_time else
              'Sorted by id (creation time).']
+    jobs_checked = 'text' in selector or 'error_group' in selector
     short = selector.get('id')
     if short is not None and len(short) < search.WHOLE_ID_DIGITS \
-            and not exact:
-        notes.append('The short id was looked for among the %s ids of '
-                     'the filter that were searched: give the whole id '
-                     '(shown when you hover a short one) to find any job.'
-                     % ('{:,}'.format(found.examined)))
-    if 'text' in selector or 'error_group' in selector:
+            and not found.exhausted:
+        notes.append('The short id was looked for among the newest %s '
+                     'entries of the filter: give the whole id (shown '
+                     'when you hover a short one) to find any job.'
+                     % '{:,}'.format(found.examined))
+    elif jobs_checked:
         notes.append(_searched(service, selector, found, exact))
-    if not exact:
-        notes.append('Showing the first %s matches found%s; narrow the '
-                     'search to see the others.' % (
-                         format(len(ids), ','),
-                         '' if found.exhausted else ' (the search looked at '
-                         '%s entries and stopped)' % format(found.examined,
-                                                            ',')))
+    elif not found.exhausted:
+        notes.append('Found %s matches in the first %s index entries '
+                     'searched, then stopped: narrow the filter or the '
+                     'time range to search further.' % (
+                         '{:,}'.format(len(ids)),
+                         '{:,}'.format(found.examined)))
+    if not exact and found.exhausted:
+        notes.append('Showing the first {:,} matches: narrow the search '
+                     'to see the others.'.format(len(ids)))
     return {'total': len(ids), 'exact': exact,
             'ids': ids[start:start + size], 'note': ' '.join(notes)}
 
