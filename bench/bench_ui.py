@@ -383,6 +383,24 @@ def measure(browser, db, service, repeat, log=print, only=None):
     return rows
 
 
+def time_bulk(db):
+    """Seconds a bulk retry of the errors created in the last day takes
+    (the bulk task called as the runner would, chunks committed by it)."""
+    from zodbtasks import bulk
+    with own_connection(db) as (conn, tm):
+        service = the_service(conn)
+        made = (service.jobs.maxKey() >> 12) / 1000
+        selector = {'status': 'error', 'created_from': made - 86400}
+        jobid = bulk.startBulk(service, 'retry', selector)
+        tm.commit()
+        began = time.perf_counter()
+        result = bulk.BULK(service, jobid, service.jobs[jobid].input)
+        seconds = time.perf_counter() - began
+    return {'changed': result['changed'], 'seconds': seconds,
+            'per_second': result['changed'] / seconds,
+            'chunks': -(-result['changed'] // bulk.CHUNK_SIZE)}
+
+
 def make_app(folder, db_copy=None):
     """The instance's WSGI application, its databases and the manager's
     password (hashed with SSHA: see the module docstring)."""
@@ -427,6 +445,9 @@ def main(argv=None):
                         help='run checkIndex() after the fill')
     parser.add_argument('--only', help='measure only the views whose label '
                         'starts with this (e.g. "search:")')
+    parser.add_argument('--bulk', action='store_true',
+                        help='then time a bulk retry of the errors of the '
+                        'last day (zodbtasks.bulk, on the copy)')
     args = parser.parse_args(argv)
     register_tasks()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -474,6 +495,11 @@ def main(argv=None):
         with own_connection(db) as (conn, _):
             rows = measure(browser, db, the_service(conn), args.repeat,
                            only=args.only)
+        if args.bulk:
+            meta['bulk'] = time_bulk(db)
+            print('bulk retry: %(changed)d jobs in %(seconds).1f s '
+                  '(%(per_second).0f jobs/s, %(chunks)d chunks)'
+                  % meta['bulk'])
         server.close_databases(databases)
     finally:
         shutil.rmtree(folder)
