@@ -197,3 +197,4 @@ def test_a_task_without_jobs_of_the_status_walks_nothing(service, jobs):
         'task': 'echo', 'status': 'error', 'created_from': T0}), budget=1)
     assert list(found.ids()) == [] and found.exhausted
     assert found.examined == 0
+

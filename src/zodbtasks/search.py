@@ -48,6 +48,9 @@ from zodbtasks import interfaces
 from zodbtasks.keys import MAX_ID
 from zodbtasks.keys import RANDOM_BITS
 from zodbtasks.trees import SENTINEL
+from zodbtasks.walks import Budget
+from zodbtasks.walks import walk_sets
+from zodbtasks.walks import walk_times
 
 FIELDS = ('status', 'task', 'tag', 'id', 'text', 'created_from',
           'created_to', 'finished_from', 'finished_to', 'error_group')
@@ -155,20 +158,6 @@ def group_key_function():
     except ImportError:
         return None
     return getattr(module, 'group_key', None)
-
-
-class Budget:
-    """Steps a walk may take (None: no bound); a walk that runs out sets
-    ``resume``: the key to continue after."""
-
-    def __init__(self, limit=None):
-        self.limit, self.used, self.resume = limit, 0, None
-
-    def spend(self):
-        if self.limit is not None and self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
 
 
 class Search:
@@ -338,93 +327,3 @@ def text_matches(job, text):
     except Exception:   # an input whose repr fails has no text to match
         return False
     return needle in shown.casefold()
-
-
-def walk_sets(trees, low, high, reverse, budget=None):
-    """The keys from ``low`` to ``high`` (both included) that all of
-    ``trees`` (LL sets, or the jobs' LOBTree) hold, in order (descending
-    when ``reverse``): one tree is walked by its keys (descending: by
-    ``maxKey`` steps), several by jumps (``zodbtasks.listing.leapfrog``,
-    bounded); each key or jump spends a step of ``budget`` (a Budget),
-    and a walk out of steps stops and sets its ``resume``."""
-    budget = Budget() if budget is None else budget
-    low = max(low, SENTINEL + 1)
-    if low > high:
-        return
-    if len(trees) > 1:
-        yield from _leapfrog(trees, low, high, reverse, budget)
-        return
-    tree = trees[0]
-    if not reverse:
-        for key in tree.keys(min=low, max=high):
-            if not budget.spend():
-                budget.resume = key - 1
-                return
-            yield key
-        return
-    key = high
-    while True:
-        if not budget.spend():
-            budget.resume = key + 1
-            return
-        try:
-            key = tree.maxKey(key)
-        except ValueError:
-            return
-        if key < low:
-            return
-        yield key
-        key -= 1
-
-
-def _leapfrog(trees, low, high, reverse, budget):
-    count = len(trees)
-    seek = (lambda tree, bound: tree.maxKey(bound)) if reverse \
-        else (lambda tree, bound: tree.minKey(bound))
-    step = -1 if reverse else 1
-    try:
-        key = seek(trees[0], high if reverse else low)
-        agreed, turn = 1, 1
-        while low <= key <= high:
-            if not budget.spend():
-                # every key beyond ``key`` in the walk's order is decided
-                budget.resume = key - step
-                return
-            if agreed == count:
-                yield key
-                key, agreed = seek(trees[turn % count], key + step), 1
-            else:
-                found = seek(trees[turn % count], key)
-                if found == key:
-                    agreed += 1
-                else:
-                    key, agreed = found, 1
-            turn += 1
-    except ValueError:   # a tree has no key beyond: no more in all
-        return
-
-
-def walk_times(tree, low, high, reverse, budget=None):
-    """The (time, id) keys of ``tree`` from ``low`` to ``high``, in order
-    (latest first when ``reverse``), a step of ``budget`` each."""
-    budget = Budget() if budget is None else budget
-    if not reverse:
-        for key in tree.keys(min=low, max=high):
-            if not budget.spend():
-                budget.resume = (key[0], key[1] - 1)
-                return
-            yield key
-        return
-    key = high
-    while True:
-        if not budget.spend():
-            budget.resume = (key[0], key[1] + 1)
-            return
-        try:
-            key = tree.maxKey(key)
-        except ValueError:
-            return
-        if key < low:
-            return
-        yield key
-        key = (key[0], key[1] - 1)
