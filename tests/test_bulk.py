@@ -210,3 +210,27 @@ def test_a_chunk_that_conflicts_is_done_again(service, failed, db,
     assert len(calls) == 2
     assert job.output['changed'] == 11 and job.output['skipped'] == 0
     assert all(service.jobs[i].status == 'queued' for i in ids)
+
+
+def test_an_error_group_needs_the_failures_module(service, failed,
+                                                  monkeypatch):
+    from zodbtasks import search
+    monkeypatch.setattr(search, 'group_key_function', lambda: None)
+    with pytest.raises(SelectorError) as info:
+        bulk.startBulk(service, 'retry', {'status': 'error',
+                                          'error_group': 'g1'})
+    assert info.value.field == 'error_group'
+
+
+def test_retry_an_error_group(service, failed, monkeypatch):
+    from zodbtasks import search
+    ids, _ = failed
+    monkeypatch.setattr(search, 'group_key_function', lambda: (
+        lambda job: 'even' if job.input % 2 == 0 else 'odd'))
+    jobid = bulk.startBulk(service, 'retry', {'status': 'error',
+                                              'error_group': 'odd'})
+    transaction.commit()
+    assert service.jobs[jobid].input['expected'] == 6
+    job = _run_bulk(service, jobid)
+    assert job.output['changed'] == 6
+    assert [service.jobs[i].status for i in ids] == ['error', 'queued'] * 6

@@ -92,6 +92,16 @@ def check_action(action):
     return action
 
 
+def check_groups(selector):
+    """``selector``, or SelectorError when it has an ``error_group`` and
+    ``zodbtasks.failures`` is missing: a search ignores the key then,
+    and a bulk action would touch more jobs than the group's."""
+    if 'error_group' in selector and search.group_key_function() is None:
+        raise search.SelectorError('error_group', 'error groups need '
+                                   'zodbtasks.failures, which is missing')
+    return selector
+
+
 def countMatching(service, selector, limit=COUNT_LIMIT):
     """``Matching(count, exact)``: how many jobs of ``service`` match
     ``selector`` (``exact`` False: at least ``count``, counting stopped
@@ -119,7 +129,7 @@ def startBulk(service, action, selector, now=None):
     requeue) to the jobs matching ``selector``; return its id (ValueError,
     or ``search.SelectorError`` naming the key, for a bad one)."""
     check_action(action)
-    selector = search.check_selector(selector)
+    selector = check_groups(search.check_selector(selector))
     expected = countMatching(service, selector)
     return service.add(BULK_TASK, {
         'action': action, 'selector': selector,
@@ -187,13 +197,16 @@ class BulkTask:
 
     def __call__(self, service, jobid, input):
         action = check_action(input['action'])
-        selector = search.check_selector(input['selector'])
+        selector = check_groups(search.check_selector(input['selector']))
         totals = {'changed': 0, 'skipped': 0}
         position = None
         while True:
-            now = clock.now()
+            now, before = clock.now(), position
             changed, skipped, position = self._chunk(
                 service, action, selector, position, now)
+            if position is not None and position == before:
+                raise RuntimeError('bulk job %s did not progress after %r'
+                                   % (jobid, position))   # a bug: stop
             totals['changed'] += changed
             totals['skipped'] += skipped
             message = '%d jobs %s, %d left as they were' % (

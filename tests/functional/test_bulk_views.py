@@ -165,3 +165,17 @@ def test_the_selection_script_is_served(manager, failed):
     # without the script the offer is there (not hidden)
     offer = page.html.find(id='zt-all-matching-label')
     assert offer is not None and not offer.has_attr('hidden')
+
+
+def test_an_error_group_without_the_failures_module(manager, failed,
+                                                    monkeypatch):
+    from zodbtasks import search
+    monkeypatch.setattr(search, 'group_key_function', lambda: None)
+    page = manager.get(BULK, {'action': 'retry', 'status': 'error',
+                              'error_group': 'g'}, status=400)
+    assert 'Error group: error groups need zodbtasks.failures' in \
+        page.html.find(id='zt-problem').text
+    listing = manager.get(JOBS, {'status': 'error', 'error_group': 'g'})
+    assert 'the error group was left out' in \
+        listing.html.find(id='zt-search-note').text
+    assert len(re.findall(r'id="zt-job-(\d+)"', listing.text)) == 5

@@ -46,6 +46,12 @@ class BulkView(JobsView):
             self.bulk_job = self._bulk_job(form['job'])
             return self.template()
         errors = self.selector()[1] + self.filter_errors()
+        if not errors:
+            try:
+                bulk.check_groups(self.selector()[0])
+            except search.SelectorError as exc:
+                errors.append('Error group: %s.'
+                              % str(exc).split(': ', 1)[1])
         if not self.may_manage():
             self.refuse(403, 'You may view jobs but not manage them.')
         elif self.action() is None:

@@ -107,7 +107,10 @@ def find_page(service, selector, reverse, start, size):
     ids, exact = found.collect(search.PAGE_LIMIT, reverse=reverse)
     notes = ['Sorted by finish time.' if found.by_time else
              'Sorted by id (creation time).']
-    jobs_checked = 'text' in selector or 'error_group' in selector
+    if 'error_group' in selector and found.group_key is None:
+        notes.append('Error groups need zodbtasks.failures, which is not '
+                     'installed: the error group was left out.')
+    jobs_checked = 'text' in selector or found.group_key is not None
     short = selector.get('id')
     if short is not None and len(short) < search.WHOLE_ID_DIGITS \
             and not found.exhausted:
