@@ -44,7 +44,7 @@ def test_all_matching_goes_to_the_confirmation(manager, failed):
 def test_confirmation_names_a_search_and_its_count(manager, failed):
     page = manager.get(BULK, {'action': 'delete', 'q': 'f3'})
     assert page.html.find(id='zt-bulk-question').text == \
-        'Delete 1 jobs matching: text=f3?'
+        'Delete 1 job matching: text=f3?'
     back = page.html.find(id='zt-bulk-back')['href']
     assert '@@jobs.html' in back and 'q=f3' in back
 

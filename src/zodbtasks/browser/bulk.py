@@ -111,8 +111,8 @@ class BulkView(JobsView):
         described = search.describe(selector)
         return {
             'label': label, 'count': matching.count, 'exact': matching.exact,
-            'question': '%s %s jobs matching: %s?' % (label, count,
-                                                       described),
+            'question': '%s %s %s matching: %s?' % (
+                label, count, 'job' if count == '1' else 'jobs', described),
             'effect': effect, 'filter': described,
         }
 
