@@ -179,3 +179,15 @@ def test_an_error_group_without_the_failures_module(manager, failed,
     assert 'the error group was left out' in \
         listing.html.find(id='zt-search-note').text
     assert len(re.findall(r'id="zt-job-(\d+)"', listing.text)) == 5
+
+
+def test_the_confirmation_shows_the_newest_matching_jobs(manager, failed):
+    ids, _ = failed
+    page = manager.get(BULK, {'action': 'retry', 'status': 'error'})
+    shown = [int(a.text) for a in
+             page.html.find(id='zt-bulk-preview').find_all('a')]
+    assert shown == list(reversed(ids))
+    page = manager.get(BULK, {'action': 'retry', 'q': 'f2'})
+    shown = [int(a.text) for a in
+             page.html.find(id='zt-bulk-preview').find_all('a')]
+    assert shown == [ids[2]]

@@ -18,6 +18,9 @@ from zodbtasks import search
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import JobsView
 
+#: How many of the matching jobs the confirmation shows.
+PREVIEW = 10
+
 #: action -> (button label, what it does to the matching jobs).
 ACTIONS = {
     'cancel': ('Cancel', 'Waiting jobs are cancelled; running ones are '
@@ -115,6 +118,24 @@ class BulkView(JobsView):
                 label, count, 'job' if count == '1' else 'jobs', described),
             'effect': effect, 'filter': described,
         }
+
+    def preview(self):
+        """The first PREVIEW jobs the action would touch (newest first),
+        as rows: what an operator checks before confirming."""
+        selector = self.selector()[0]
+        if not search.is_search(selector):
+            _, jobs = self.service.queryJobs(
+                status=selector.get('status'), task=selector.get('task'),
+                tag=selector.get('tag'), size=PREVIEW)
+        else:
+            ids, _ = search.Search(
+                self.service, selector, budget=search.INDEX_BUDGET,
+                job_budget=search.JOB_BUDGET).collect(PREVIEW)
+            jobs = [self.service.jobs[jobid] for jobid in ids]
+        return [{'id': job.id, 'url': '%s/%d' % (self.url, job.id),
+                 'task': job.task, 'status': job.status,
+                 'created': format.when(job.created),
+                 'input': format.short(job.input)} for job in jobs]
 
     def back_link(self):
         return self.link()
