@@ -71,3 +71,15 @@ def test_a_walk_out_of_budget_says_where_it_stopped(service, tasks,
     assert page['total'] == 3 and not page['exact']
     assert 'Found 3 matches in the first 3 index entries searched, then ' \
         'stopped' in page['note']
+
+
+def test_bulk_page_counts_the_workers_alive(service, tasks):
+    from zope.publisher.browser import TestRequest
+    from zodbtasks.browser.bulk import BulkView
+    view = BulkView(service, TestRequest())
+    assert view.workers_alive() == 0
+    service.add('echo', 1, now=T0)
+    transaction.commit()
+    service.process(now=T0)
+    assert view.workers_alive(now=T0 + 1) == 1
+    assert view.workers_alive(now=T0 + 10 ** 6) == 0

@@ -13,6 +13,7 @@ action touches.
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
 from zodbtasks import bulk
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks import search
 from zodbtasks.browser import format
@@ -86,6 +87,14 @@ class BulkView(JobsView):
                 errors.append('%s: %r is not a %s of this service.' % (
                     name.capitalize(), value, name))
         return errors
+
+    def workers_alive(self, now=None):
+        """How many workers (of any process) sent a heartbeat within the
+        lease: they run the bulk job when processing does not run here."""
+        now = clock.now() if now is None else now
+        service = self.service
+        return sum(1 for record in service._maps().workers.values()
+                   if record.alive(now, service.leaseTimeout))
 
     def action(self):
         action = self.request.form.get('action')
