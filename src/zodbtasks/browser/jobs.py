@@ -197,14 +197,14 @@ class JobsView(ServiceView):
             self._selector = searching.selector_of(self.params())
         return self._selector
 
-    def searching(self):
+    def has_search(self):
         """Whether the page shows a search (not only the index's sets)."""
         return search.is_search(self.selector()[0])
 
     def query(self):
         if not hasattr(self, '_query'):
             p = self.params()
-            if self.searching():
+            if self.has_search():
                 self.found = searching.find_page(
                     self.service, self.selector()[0],
                     p['order'] == 'desc', p['start'], p['size'])
@@ -224,7 +224,7 @@ class JobsView(ServiceView):
         return None if found is None else found['note']
 
     def total_text(self):
-        """The total as the page shows it: '1,234', or 'more than 5,000'
+        """The total as the page shows it: '1,234', or 'more than 2,000'
         when a search stopped counting."""
         total = self.total()
         found = getattr(self, 'found', None)
@@ -307,7 +307,7 @@ class JobsView(ServiceView):
         p = self.params()
         key = 'id' if key == 'created' else key
         sort = p['sort']
-        if self.searching():   # a search has its own order (see find_page)
+        if self.has_search():   # a search has its own order (see find_page)
             selector = self.selector()[0]
             sort = 'completed' if 'finished_from' in selector \
                 or 'finished_to' in selector else 'id'
