@@ -83,3 +83,16 @@ def test_bulk_page_counts_the_workers_alive(service, tasks):
     service.process(now=T0)
     assert view.workers_alive(now=T0 + 1) == 1
     assert view.workers_alive(now=T0 + 10 ** 6) == 0
+
+
+def test_further_continues_where_the_walk_stopped(service, tasks,
+                                                 monkeypatch):
+    ids = _jobs(service, 8)
+    monkeypatch.setattr(search, 'INDEX_BUDGET', 3)
+    page = searching.find_page(service, {'created_from': T0}, True, 0, 50)
+    assert page['further'] == {'created_to': '2023-11-14T22:13:25.000Z'}
+    assert searching.parse_time(page['further']['created_to'],
+                                end=True) == T0 + 5
+    page = searching.find_page(service, {'created_from': T0}, False, 0, 50)
+    assert page['further'] is None    # oldest first: narrow instead
+    assert len(ids) == 8

@@ -170,3 +170,21 @@ def test_the_sort_mark_shows_the_search_order(manager, days):
     assert '▼' not in response.html.find('a', class_='zt-sort-task').text
     response = manager.get(JOBS, {'finished_from': '2025-12-01'})
     assert '▼' in response.html.find('a', class_='zt-sort-completed').text
+
+
+def test_a_stopped_search_goes_on_in_older_jobs(manager, days, monkeypatch):
+    from zodbtasks import search
+    monkeypatch.setattr(search, 'JOB_BUDGET', 4)
+    everything = [jobid for day in (2, 1, 0) for jobid in reversed(days[day])]
+    seen, response = [], manager.get(JOBS, {'q': 'e'})   # apple, pear
+    for _ in range(5):
+        seen += _ids(response)
+        further = response.html.find(id='zt-search-further')
+        if further is None:
+            break
+        assert 'created_to=' in further['href'] and 'q=e' in further['href']
+        response = manager.get(further['href'])
+    expected = [jobid for jobid in everything
+                if jobid not in {days[d][2] for d in range(3)}]
+    assert [jobid for jobid in seen if jobid in expected] == expected
+    assert len(set(seen)) == len(seen)

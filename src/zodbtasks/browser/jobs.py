@@ -223,6 +223,15 @@ class JobsView(ServiceView):
         found = getattr(self, 'found', None)
         return None if found is None else found['note']
 
+    def further_link(self):
+        """The link that searches on in older jobs when a search stopped
+        (its budget ran out, or it found the most a page counts)."""
+        self.query()
+        found = getattr(self, 'found', None)
+        if found is None or found['further'] is None:
+            return None
+        return self.link(start=0, **found['further'])
+
     def total_text(self):
         """The total as the page shows it: '1,234', or 'more than 2,000'
         when a search stopped counting."""

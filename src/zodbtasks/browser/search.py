@@ -20,6 +20,7 @@ import datetime
 import re
 
 from zodbtasks import search
+from zodbtasks.keys import RANDOM_BITS
 from zodbtasks.search import SelectorError
 
 #: URL parameter -> (selector key, label for errors).
@@ -130,7 +131,24 @@ def find_page(service, selector, reverse, start, size):
         notes.append('Showing the first {:,} matches: narrow the search '
                      'to see the others.'.format(len(ids)))
     return {'total': len(ids), 'exact': exact,
-            'ids': ids[start:start + size], 'note': ' '.join(notes)}
+            'ids': ids[start:start + size], 'note': ' '.join(notes),
+            'further': further(found, exact, reverse)}
+
+
+def further(found, exact, reverse):
+    """The parameter that continues a search that stopped, newest first,
+    with older jobs (``{'created_to': iso}`` or ``{'finished_to': iso}``:
+    where it stopped; the jobs of that millisecond are looked at again),
+    or None."""
+    if exact or not reverse or found.position is None:
+        return None
+    if found.by_time:
+        name, when = 'finished_to', found.position[0]
+    else:
+        name, when = 'created_to', (found.position >> RANDOM_BITS) / 1000
+    return {name: datetime.datetime.fromtimestamp(
+        when, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]
+        + 'Z'}
 
 
 def _searched(service, selector, found, exact):
