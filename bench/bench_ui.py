@@ -23,8 +23,9 @@ Then it renders each view through WebTest with cold caches
 (``db.cacheMinimize()`` before each request) and reports the median
 server time of ``--repeat`` renders and the objects read from the
 storage: the first and the last page, sorted by each column in both
-orders, filtered by each status, by task and status, by tag, and the
-Overview.  Target: each at most 100 ms.  A few more views are measured
+orders, filtered by each status, by task and status, by tag, the
+Overview, and the searches of issue 12 (id, created and finished
+ranges with the filters, text, the bulk confirmation: ``search_views``).  Target: each at most 100 ms.  A few more views are measured
 without a target, to show what stays slow: a middle page, the last page
 sorted by a time or by task, a tag and a status together.  Prints a
 Markdown table and one PASS/FAIL line per view with a target, writes
@@ -75,6 +76,7 @@ RESULTS_DIR = os.path.join(HERE, 'results')
 SERVICE = '/demo/++etc++site/default/jobs'
 JOBS = SERVICE + '/@@jobs.html'
 OVERVIEW = SERVICE + '/@@overview.html'
+BULK = SERVICE + '/@@bulk.html'
 LIMIT_MS = 100.0
 
 #: Task name -> share of the jobs.
@@ -149,6 +151,7 @@ def fill(db, count, log=print):
     with own_connection(db) as (conn, tm):
         service = the_service(conn)
         service.cancelAll()
+        service.clean()   # the demo's jobs: new ids then follow ``now=``
         tm.commit()
         for first in range(0, backlog_from, RUN_BATCH):
             last = min(first + RUN_BATCH, backlog_from)
@@ -257,7 +260,83 @@ def views(service):
         ('tag = urgent, status = error', JOBS, {'tag': 'urgent',
                                                 'status': 'error'}),
     ))
+    found.extend(search_views(service))
     return found
+
+
+def iso(epoch):
+    """An ISO time (UTC) as the search form takes it."""
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S')
+
+
+def search_views(service):
+    """The Jobs tab's searches (issue 12, part 2): id, short id, created
+    and finished ranges with the filters, text; and the bulk action's
+    confirmation, which counts the matches.  The targets: every filter
+    but text, the short id and the confirmation (bounded scans whose
+    cost bench/README.md reports)."""
+    jobs, index = service.jobs, service._index
+    newest = jobs.maxKey()
+    middle = next(iter(jobs.keys(min=(jobs.minKey() + newest) // 2)))
+    made = (newest >> 12) / 1000
+    done = index.completed.maxKey()[0]
+    day, hour = 86400, 3600
+    week_ago = made - 7 * day
+    mid = week_ago + 3.5 * day
+    timed = (
+        ('id = a whole id', {'id': str(middle)}),
+        ('id = a whole id, status = completed', {'id': str(middle),
+                                                 'status': 'completed'}),
+        ('created in the last day', {'created_from': iso(made - day)}),
+        ('created in an hour mid-week', {'created_from': iso(mid),
+                                         'created_to': iso(mid + hour)}),
+        ('created in an hour mid-week, status = error', {
+            'created_from': iso(mid), 'created_to': iso(mid + hour),
+            'status': 'error'}),
+        ('created in the last day, task = report, status = error', {
+            'created_from': iso(made - day), 'task': 'report',
+            'status': 'error'}),
+        ('created in the last day, task = mail, status = error (none)', {
+            'created_from': iso(made - day), 'task': 'mail',
+            'status': 'error'}),
+        ('created in a day mid-week, tag = urgent', {
+            'created_from': iso(mid), 'created_to': iso(mid + day),
+            'tag': 'urgent'}),
+        ('created in the last day, oldest first', {
+            'created_from': iso(made - day), 'order': 'asc'}),
+        ('finished in the last hour', {'finished_from': iso(done - hour)}),
+        ('finished in an hour mid-week', {'finished_from': iso(mid),
+                                          'finished_to': iso(mid + hour)}),
+        ('finished in the last day, status = error', {
+            'finished_from': iso(done - day), 'status': 'error'}),
+        ('finished in an hour mid-week, task = report, status = error', {
+            'finished_from': iso(mid), 'finished_to': iso(mid + hour),
+            'task': 'report', 'status': 'error'}),
+    )
+    untimed = (
+        ('id = the short form (last 6 digits), status = error', JOBS, {
+            'id': str(middle)[-6:], 'status': 'error'}),
+        ('text in the error, status = error', JOBS, {
+            'q': 'bench failure 4242', 'status': 'error'}),
+        ('text in the input (no match), task = mail', JOBS, {
+            'q': 'no such text', 'task': 'mail'}),
+        ('text in the input, created in an hour mid-week', JOBS, {
+            'q': '7', 'created_from': iso(mid),
+            'created_to': iso(mid + hour)}),
+        ('bulk confirmation: retry status = error', BULK, {
+            'action': 'retry', 'status': 'error'}),
+        ('bulk confirmation: retry errors created in the last day', BULK, {
+            'action': 'retry', 'status': 'error',
+            'created_from': iso(made - day)}),
+        ('bulk confirmation: delete finished in a day mid-week', BULK, {
+            'action': 'delete', 'finished_from': iso(mid),
+            'finished_to': iso(mid + day)}),
+    )
+    return [('search: ' + label, JOBS, params, True)
+            for label, params in timed] + [
+        ('search: ' + label, path, params, False)
+        for label, path, params in untimed]
 
 
 def render(browser, db, path, params, repeat):
@@ -289,9 +368,11 @@ def first_requests(browser):
     return found
 
 
-def measure(browser, db, service, repeat, log=print):
+def measure(browser, db, service, repeat, log=print, only=None):
     rows = []
     for label, path, params, target in views(service):
+        if only is not None and not label.startswith(only):
+            continue
         times, loaded = render(browser, db, path, params, repeat)
         rows.append({'view': label, 'path': path, 'params': params,
                      'target': target, 'ms': statistics.median(times),
@@ -301,6 +382,24 @@ def measure(browser, db, service, repeat, log=print):
                                        rows[-1]['ms'],
                                        rows[-1]['objects_loaded']))
     return rows
+
+
+def time_bulk(db):
+    """Seconds a bulk retry of the errors created in the last day takes
+    (the bulk task called as the runner would, chunks committed by it)."""
+    from zodbtasks import bulk
+    with own_connection(db) as (conn, tm):
+        service = the_service(conn)
+        made = (service.jobs.maxKey() >> 12) / 1000
+        selector = {'status': 'error', 'created_from': made - 86400}
+        jobid = bulk.startBulk(service, 'retry', selector)
+        tm.commit()
+        began = time.perf_counter()
+        result = bulk.BULK(service, jobid, service.jobs[jobid].input)
+        seconds = time.perf_counter() - began
+    return {'changed': result['changed'], 'seconds': seconds,
+            'per_second': result['changed'] / seconds,
+            'chunks': -(-result['changed'] // bulk.CHUNK_SIZE)}
 
 
 def make_app(folder, db_copy=None):
@@ -345,6 +444,11 @@ def main(argv=None):
                         'to keep a copy of the one this run fills')
     parser.add_argument('--check', action='store_true',
                         help='run checkIndex() after the fill')
+    parser.add_argument('--only', help='measure only the views whose label '
+                        'starts with this (e.g. "search:")')
+    parser.add_argument('--bulk', action='store_true',
+                        help='then time a bulk retry of the errors of the '
+                        'last day (zodbtasks.bulk, on the copy)')
     args = parser.parse_args(argv)
     register_tasks()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -390,7 +494,13 @@ def main(argv=None):
         print('first requests: Jobs tab %(jobs).0f ms, Overview '
               '%(overview).0f ms' % meta['first_requests_ms'])
         with own_connection(db) as (conn, _):
-            rows = measure(browser, db, the_service(conn), args.repeat)
+            rows = measure(browser, db, the_service(conn), args.repeat,
+                           only=args.only)
+        if args.bulk:
+            meta['bulk'] = time_bulk(db)
+            print('bulk retry: %(changed)d jobs in %(seconds).1f s '
+                  '(%(per_second).0f jobs/s, %(chunks)d chunks)'
+                  % meta['bulk'])
         server.close_databases(databases)
     finally:
         shutil.rmtree(folder)

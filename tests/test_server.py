@@ -155,7 +155,7 @@ def test_demo_site_service_and_cron_job_exist_after_start(started):
         assert [(job.task, job.cron) for job in crons] == [
             ('log', '* * * * *')]
         assert sorted(service.getAvailableTasks()) == [
-            'echo', 'fail', 'log', 'sleep']
+            'echo', 'fail', 'log', 'sleep', 'zodbtasks.bulk']
 
 
 def test_databases_are_those_of_zope_conf(started, tmp_path):

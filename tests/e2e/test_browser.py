@@ -275,3 +275,32 @@ def test_a_failed_jobs_page_folds_its_traceback_and_the_failures_tab(
     groups = driver.find_element(By.ID, 'zt-failure-groups').text
     assert 'demo failure: no printer' in groups and 'TaskError' in groups
     assert driver.save_screenshot(os.path.join(ARTIFACTS, 'failures-tab.png'))
+
+
+def test_select_the_page_then_every_job_matching(browser):
+    """select.js: the table head's box selects the page's jobs, and only
+    then the offer of every job matching the filter shows; with it, the
+    Selected jobs' Cancel leads to the bulk confirmation with the count."""
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    for number in range(2):
+        driver.get(url + SERVICE + '/@@addJob.html')
+        _submit(driver, {'task': 'echo', 'input': '"select %d"' % number})
+        _job_id(driver)
+    driver.get(url + SERVICE + '/@@jobs.html?q=select')
+    offer = driver.find_element(By.ID, 'zt-all-matching-label')
+    assert not offer.is_displayed()
+    driver.find_element(By.ID, 'zt-select-page').click()
+    boxes = driver.find_elements(By.CSS_SELECTOR, 'input[name="ids:list"]')
+    assert len(boxes) == 2 and all(box.is_selected() for box in boxes)
+    assert offer.is_displayed()
+    boxes[0].click()
+    assert not offer.is_displayed()
+    assert not driver.find_element(By.ID, 'zt-select-page').is_selected()
+    boxes[0].click()
+    driver.find_element(By.ID, 'zt-all-matching').click()
+    driver.find_element(By.CSS_SELECTOR, 'input[name="cancel"]').click()
+    _wait_for(lambda: 'bulk.html' in driver.current_url,
+              'the bulk confirmation')
+    question = driver.find_element(By.ID, 'zt-bulk-question').text
+    assert question == 'Cancel 2 jobs matching: text=select?'

@@ -553,3 +553,21 @@ def test_a_zope_job_page_has_attempts_and_a_folded_traceback(
     b.open(src)
     assert 'zodbtasksReadable' in (b.contents if isinstance(b.contents, str)
                                    else b.contents.decode())
+
+
+def test_the_zope_jobs_tab_searches_and_confirms_bulk_actions(
+        app, service, probe):
+    ids = [service.add('probe', 'apple %d' % n, runAs=None)
+           for n in range(3)]
+    service.add('probe', 'pear', runAs=None)
+    transaction.commit()
+    b = browser(app)
+    b.open('http://nohost/site1/tasks/@@jobs.html?q=apple')
+    found = [int(i) for i in re.findall(r'id="zt-job-(\d+)"', b.contents)]
+    assert found == list(reversed(ids))
+    b.open('http://nohost/site1/tasks/@@bulk.html?action=cancel&q=apple')
+    assert 'Cancel 3 jobs matching: text=apple?' in b.contents
+    assert 'class="zmi ' in b.contents
+    b.getControl(name='confirm').click()
+    assert '@@bulk.html?job=' in b.url
+    assert 'id="zt-bulk-status"' in b.contents

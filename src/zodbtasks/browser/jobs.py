@@ -8,9 +8,12 @@ from zope.security import checkPermission
 from zope.security.proxy import removeSecurityProxy
 from zope.traversing.browser.absoluteurl import absoluteURL
 
+from zodbtasks import bulk
 from zodbtasks import clock
 from zodbtasks import interfaces
+from zodbtasks import search
 from zodbtasks.browser import csrf
+from zodbtasks.browser import search as searching
 from zodbtasks.browser import format
 from zodbtasks.browser.traversal import located_job
 from zodbtasks.interfaces import SORT_KEYS
@@ -107,6 +110,9 @@ class JobsView(ServiceView):
         self.drawn_at = now
         if self.request.method == 'POST' and self.check_post():
             self.message = self.act()
+        errors = self.selector()[1]
+        if errors and self.error is None:
+            self.error = ' '.join(errors)
         return self.template()
 
     # -- actions ---------------------------------------------------------
@@ -119,6 +125,12 @@ class JobsView(ServiceView):
 
     def act(self):
         form, service = self.request.form, self.service
+        if form.get('all_matching'):
+            for action in bulk.ACTIONS:
+                if action in form:
+                    self.request.response.redirect(
+                        self.bulk_link(action), status=303)
+                    return None
         if 'start' in form:
             service.startProcessing()
             return 'Processing started in this process.'
@@ -138,11 +150,41 @@ class JobsView(ServiceView):
                             'ones asked to stop at their next checkpoint).'
                             % (count, len(ids), len(running)))
                 return '%d of %d selected jobs %s.' % (count, len(ids), done)
+        if 'requeue' in form:
+            ids, now = self.selected(), clock.now()
+            count = sum(1 for jobid in ids
+                        if bulk.ACTIONS['requeue'][0](service, jobid, now))
+            return '%d of %d selected jobs queued to run now.' % (
+                count, len(ids))
         if 'cancelAll' in form:
             return '%d jobs cancelled.' % service.cancelAll()
         if 'clean' in form:
             return self.clean()
         return None
+
+    def cancel_all_label(self):
+        """The "Cancel all waiting" button says what cancelAll() cancels:
+        every waiting job, cron jobs included."""
+        counts = self.service.countByStatus()
+        waiting = sum(counts[status] for status in interfaces.WAITING)
+        return 'Cancel all {:,} waiting (cron jobs included: {:,})'.format(
+            waiting, counts[interfaces.CRONJOB])
+
+    def filter_fields(self):
+        """Hidden fields that carry the page's filter and search into a
+        form: [{'name', 'value'}]."""
+        p = self.params()
+        return [{'name': name, 'value': p[name]}
+                for name in ('status', 'task', 'tag') + searching.NAMES
+                if p.get(name)]
+
+    def bulk_link(self, action):
+        """The confirmation page of ``action`` on every job matching the
+        page's filter."""
+        query = [('action', action)] + [
+            (field['name'], field['value']) for field in self.filter_fields()]
+        return '%s/@@bulk.html?%s' % (self.url,
+                                      urllib.parse.urlencode(query))
 
     def clean(self):
         statuses = self.request.form.get('clean_status', [])
@@ -171,16 +213,59 @@ class JobsView(ServiceView):
             'start': max(_int(form.get('start'), 0), 0),
             'size': min(max(_int(form.get('size'), DEFAULT_SIZE), 1),
                         MAX_SIZE),
+            **searching.read_params(form),
         }
+
+    def selector(self):
+        """(selector, errors) of the page's filter and search
+        (``zodbtasks.browser.search``)."""
+        if not hasattr(self, '_selector'):
+            self._selector = searching.selector_of(self.params())
+        return self._selector
+
+    def has_search(self):
+        """Whether the page shows a search (not only the index's sets)."""
+        return search.is_search(self.selector()[0])
 
     def query(self):
         if not hasattr(self, '_query'):
             p = self.params()
+            if self.has_search():
+                self.found = searching.find_page(
+                    self.service, self.selector()[0],
+                    p['order'] == 'desc', p['start'], p['size'])
+                self._query = (self.found['total'], [
+                    self.service.jobs[jobid] for jobid in self.found['ids']])
+                return self._query
             self._query = self.service.queryJobs(
                 status=p['status'], task=p['task'], tag=p['tag'],
                 sortOn=p['sort'], reverse=p['order'] == 'desc',
                 start=p['start'], size=p['size'])
         return self._query
+
+    def search_note(self):
+        """What a search looked at and how it is sorted (None: no search)."""
+        self.query()
+        found = getattr(self, 'found', None)
+        return None if found is None else found['note']
+
+    def further_link(self):
+        """The link that searches on in older jobs when a search stopped
+        (its budget ran out, or it found the most a page counts)."""
+        self.query()
+        found = getattr(self, 'found', None)
+        if found is None or found['further'] is None:
+            return None
+        return self.link(start=0, **found['further'])
+
+    def total_text(self):
+        """The total as the page shows it: '1,234', or 'more than 2,000'
+        when a search stopped counting."""
+        total = self.total()
+        found = getattr(self, 'found', None)
+        if found is not None and not found['exact']:
+            return 'more than {:,}'.format(total)
+        return str(total)
 
     def total(self):
         return self.query()[0]
@@ -257,7 +342,12 @@ class JobsView(ServiceView):
     def sort_mark(self, key):
         p = self.params()
         key = 'id' if key == 'created' else key
-        if p['sort'] != key:
+        sort = p['sort']
+        if self.has_search():   # a search has its own order (see find_page)
+            selector = self.selector()[0]
+            sort = 'completed' if 'finished_from' in selector \
+                or 'finished_to' in selector else 'id'
+        if sort != key:
             return ''
         return ' ▼' if p['order'] == 'desc' else ' ▲'
 

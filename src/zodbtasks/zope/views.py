@@ -17,6 +17,7 @@ from zExceptions import NotFound
 from zope.browserpage.viewpagetemplatefile import \
     ViewPageTemplateFile as ToolkitTemplateFile
 
+from zodbtasks.browser import bulk
 from zodbtasks.browser import cronjob
 from zodbtasks.browser import failures
 from zodbtasks.browser import groups
@@ -66,6 +67,7 @@ WorkersView = zope_view(workers.WorkersView)
 TasksView = zope_view(tasks.TasksView)
 JobsJSON = zope_view(live.JobsJSON)
 FailuresView = zope_view(failures.FailuresView)
+BulkView = zope_view(bulk.BulkView)
 
 
 class ZMIMacros(StandardMacros):
