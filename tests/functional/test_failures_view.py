@@ -58,7 +58,8 @@ def test_a_group_shows_tasks_times_and_its_jobs(manager, failed):
         class_='zt-last-seen')
     assert first['datetime'].endswith('Z') and first['title']
     assert last.text.endswith('ago') or last.text == 'just now'
-    links = row.find(class_='zt-group-jobs').find_all('a')
+    links = row.find(class_='zt-group-jobs').find_all('a', attrs={
+        'data-copy': True})
     assert sorted(int(a['title']) for a in links) == sorted(failed['alike'])
     assert all(a.text == '…' + a['title'][-6:] for a in links)
     assert 'e.g. demo failure: printer' in row.find(class_='zt-example').text
@@ -191,3 +192,40 @@ def test_the_page_says_when_the_scan_was_capped(manager, demo, failed,
     confirm = _group_form(page, 0).submit('action', index=0)
     assert confirm.html.find(id='zt-confirm').strong.text.startswith(
         'Retry at least ')
+
+
+def test_a_group_lists_its_jobs_in_the_jobs_tab(manager, failed):
+    row = manager.get(PAGE).html.find(id='zt-group-0')
+    href = row.find('a', class_='zt-group-search')['href']
+    assert 'error_group=' in href and 'status=error' in href
+    page = manager.get(href)
+    ids = {int(tr['id'][len('zt-job-'):])
+           for tr in page.html.find_all('tr', id=True)
+           if tr['id'].startswith('zt-job-')}
+    assert ids == set(failed['alike'])
+
+
+def test_a_large_group_is_retried_by_a_bulk_job(manager, demo, failed,
+                                                 monkeypatch):
+    monkeypatch.setattr(failures, 'DIRECT_LIMIT', 2)
+    page = manager.get(PAGE)
+    confirm = _group_form(page, 0).submit('action', value='retry')
+    done = confirm.forms['zt-failure-confirm'].submit('confirm') \
+        if 'zt-failure-confirm' in confirm.forms else \
+        [f for f in confirm.forms.values() if 'confirm' in f.fields][0] \
+        .submit('confirm')
+    text = done.text
+    demo.sync()
+    bulk_jobs = [job for job in demo.service.jobs.values()
+                 if job.task == 'zodbtasks.bulk']
+    assert bulk_jobs, text
+    before = {jobid: len(demo.service.jobs[jobid].history)
+              for jobid in failed['alike'] + [failed['other']]}
+    demo.service.process()   # the bulk job, then the retried jobs again
+    demo.sync()
+    assert all(demo.service.getStatus(job.id) == 'completed'
+               for job in bulk_jobs)
+    runs = {jobid: len(demo.service.jobs[jobid].history) - before[jobid]
+            for jobid in before}
+    assert [runs[jobid] for jobid in failed['alike']] == [1, 1, 1]
+    assert runs[failed['other']] == 0

@@ -74,6 +74,8 @@ class FailuresView(ServiceView):
                       'url': '%s/%d' % (url, jobid)}
                      for jobid in group.ids[:EXAMPLES]],
             'more': max(group.count - EXAMPLES, 0),
+            'search_url': '%s/@@jobs.html?%s' % (url, urllib.parse.urlencode(
+                {'status': 'error', 'error_group': group.key})),
         } for group in self.summary.groups]
 
     def scan(self):
