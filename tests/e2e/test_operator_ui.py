@@ -191,3 +191,74 @@ def test_the_tasks_tab_and_the_overview_charts_follow_the_workers(
         'return document.querySelectorAll('
         '"#zt-charts g[data-series=failed] rect").length') >= 1
     screenshot(driver, 'overview-tab.png')
+
+
+def test_the_failures_tab_groups_what_the_workers_failed(cluster, driver):
+    """The broken jobs the workers failed (previous test): one group per
+    exception type and message pattern."""
+    _page(driver, cluster, 'failures.html')
+    groups = driver.execute_script(
+        'return Array.prototype.map.call(document.querySelectorAll('
+        '"tr.zt-failure-group"), function (row) { return ['
+        'row.querySelector(".zt-count").innerText.trim(),'
+        'row.querySelector(".zt-type").innerText.trim(),'
+        'row.querySelector(".zt-pattern").innerText.trim()]; });')
+    assert ['6', 'LookupError'] in [group[:2] for group in groups]
+    assert ['3', 'TaskError'] in [group[:2] for group in groups]
+    patterns = {group[1]: group[2] for group in groups}
+    assert 'record <n> is missing' in patterns['LookupError']
+    assert 'upstream timed out after <n> s' in patterns['TaskError']
+    screenshot(driver, 'failures-tab.png')
+
+
+def test_search_select_all_matching_and_retry_them_in_bulk(cluster, driver):
+    """Search the failed 'missing' jobs, select the page, then every job
+    matching, Retry: the confirmation names the count; confirmed, a bulk
+    job of the service retries them (the workers run it and the jobs),
+    its progress shown on its page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    service = cluster.service.fresh()
+    missing = sorted(job.id for job in service.jobs.values()
+                     if job.task == 'broken' and job.status == 'error'
+                     and str(job.input).startswith('missing'))
+    assert len(missing) == 6
+    runs = {jobid: len(service.jobs[jobid].history) for jobid in missing}
+    _page(driver, cluster, 'jobs.html?size=4')
+    Select(driver.find_element(By.NAME, 'status')).select_by_value('error')
+    search = driver.find_element(By.NAME, 'q')
+    search.send_keys('missing')
+    search.submit()
+    wait_for(lambda: 'q=missing' in driver.current_url, 'the search')
+    shown = _rows(driver, '#zt-job-table tbody tr')
+    assert len(shown) == 4                    # a page of 4 of the 6
+    assert driver.find_element(By.ID, 'zt-total').text.startswith('6')
+    screenshot(driver, 'jobs-search.png')
+    offer = driver.find_element(By.ID, 'zt-all-matching-label')
+    assert not offer.is_displayed()
+    driver.find_element(By.ID, 'zt-select-page').click()
+    assert offer.is_displayed()
+    driver.find_element(By.ID, 'zt-all-matching').click()
+    driver.find_element(By.CSS_SELECTOR,
+                        '#zt-selected input[name="retry"]').click()
+    wait_for(lambda: driver.find_elements(By.ID, 'zt-bulk-question'),
+             'the confirmation')
+    question = driver.find_element(By.ID, 'zt-bulk-question').text
+    assert question.startswith('Retry 6 jobs matching:'), question
+    assert 'text=missing' in question and 'status=error' in question
+    screenshot(driver, 'bulk-confirm.png')
+    driver.find_element(By.ID, 'zt-bulk-confirm-button').click()
+    wait_for(lambda: 'job=' in driver.current_url, 'the bulk job page')
+    wait_for(lambda: driver.execute_script(
+        'var s = document.getElementById("zt-bulk-status");'
+        'return s && s.innerText.trim();') == 'completed',
+        'the bulk job to complete (shown without a reload)', step=0.2)
+    screenshot(driver, 'bulk-job.png')
+
+    def ran_again():
+        service = cluster.service.fresh()
+        return all(len(service.jobs[jobid].history) == runs[jobid] + 1
+                   and service.jobs[jobid].status == 'error'
+                   for jobid in missing)
+    wait_for(ran_again, 'the 6 jobs to run again (and fail again)',
+             step=0.2)

@@ -69,7 +69,8 @@ def test_the_summary_has_counts_workers_and_the_marker_but_no_rows(
 def test_the_other_pages_say_what_they_redraw(manager, demo):
     for view, regions in (('overview.html', 'zt-counts'),
                           ('workers.html', 'zt-workers-live'),
-                          ('tasks.html', 'zt-tasks-live')):
+                          ('tasks.html', 'zt-tasks-live'),
+                          ('failures.html', 'zt-failures-live')):
         page = manager.get(SERVICE + '/@@' + view)
         live = page.html.find(id='zt-live')
         assert live['data-url'].endswith('/@@jobs.json?summary=1')
@@ -80,3 +81,26 @@ def test_the_other_pages_say_what_they_redraw(manager, demo):
         assert page.html.find(
             'script', src=lambda src: src and src.endswith(
                 '++resource++zodbtasks-live.js')) is not None
+
+
+def test_a_job_page_and_a_bulk_jobs_page_update_themselves(manager, demo):
+    s = demo.service
+    jobid = s.add('echo', 'live')
+    demo.commit()
+    page = manager.get(SERVICE + '/%d' % jobid)
+    live = page.html.find(id='zt-live')
+    assert live['data-url'].endswith(
+        '/jobs/@@jobs.json?summary=1')           # the service's, not the job's
+    for region in live['data-regions'].split():
+        assert page.html.find(id=region) is not None, region
+    script = page.html.find('script', src=lambda src: src and src.endswith(
+        '++resource++zodbtasks-live.js'))
+    assert '/jobs/++resource++' in script['src']
+    manager.get(script['src'], status=200)
+    from zodbtasks import bulk
+    bulk_id = bulk.startBulk(s, 'cancel', {'text': 'nothing-matches-this'})
+    demo.commit()
+    page = manager.get(SERVICE + '/@@bulk.html', {'job': str(bulk_id)})
+    live = page.html.find(id='zt-live')
+    assert live['data-regions'] == 'zt-bulk-live'
+    assert page.html.find(id='zt-bulk-live') is not None

@@ -89,11 +89,11 @@ def _progress(service, jobid, input):
 
 
 def _broken(service, jobid, input):
-    """Fail as ``input`` says: 'missing N' raises KeyError, 'timeout
+    """Fail as ``input`` says: 'missing N' raises LookupError, 'timeout
     N' a TaskError (two groups of the Failures tab); else return it."""
     kind, _, number = str(input).partition(' ')
     if kind == 'missing':
-        raise KeyError('record %s is missing' % number)
+        raise LookupError('record %s is missing' % number)
     if kind == 'timeout':
         raise TaskError('upstream timed out after %s s' % number)
     return input

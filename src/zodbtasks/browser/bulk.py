@@ -18,6 +18,7 @@ from zodbtasks import interfaces
 from zodbtasks import search
 from zodbtasks.browser import format
 from zodbtasks.browser.jobs import JobsView
+from zodbtasks.browser.jobs import ServiceView
 
 #: How many of the matching jobs the confirmation shows.
 PREVIEW = 10
@@ -42,6 +43,11 @@ class BulkView(JobsView):
 
     template = ViewPageTemplateFile('templates/bulk.pt')
     chunk_size = bulk.CHUNK_SIZE
+    #: A bulk job's page redraws its progress (zodbtasks.browser.live).
+    live_regions = ('zt-bulk-live',)
+
+    def live_url(self):
+        return ServiceView.live_url(self)
 
     def __call__(self):
         form = self.request.form

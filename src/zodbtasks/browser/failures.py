@@ -20,6 +20,7 @@ class FailuresView(ServiceView):
     """@@failures.html"""
 
     template = ViewPageTemplateFile('templates/failures.pt')
+    live_regions = ('zt-failures-live',)
     confirm = None
     summary = None
 

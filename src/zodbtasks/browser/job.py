@@ -22,6 +22,11 @@ class JobView(ServiceView):
 
     template = ViewPageTemplateFile('templates/job.pt')
     notice = None
+    #: What the page's script redraws (zodbtasks.browser.live).
+    live_regions = ('zt-job-info', 'zt-job-outcome', 'zt-job-actions')
+
+    def live_base(self):
+        return self.service_url
 
     def __call__(self, now=None):
         self.now = now

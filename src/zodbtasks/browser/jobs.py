@@ -77,9 +77,13 @@ class ServiceView(BrowserView):
     #: when the database changed (the Jobs tab redraws its rows instead).
     live_regions = ()
 
+    def live_base(self):
+        """The URL of the service whose data and script the page uses."""
+        return self.url
+
     def live_url(self):
         """Where the page's script asks whether anything changed."""
-        return '%s/@@jobs.json?summary=1' % self.url
+        return '%s/@@jobs.json?summary=1' % self.live_base()
 
     def live_change(self):
         """The change marker the page was drawn with."""

@@ -110,6 +110,9 @@
               }
             });
           old.parentNode.replaceChild(fresh, old);
+          if (window.zodbtasksReadable) {
+            window.zodbtasksReadable.draw(fresh);
+          }
         });
         document.dispatchEvent(new CustomEvent('zodbtasks:redrawn'));
       })
