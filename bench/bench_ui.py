@@ -261,7 +261,46 @@ def views(service):
                                                 'status': 'error'}),
     ))
     found.extend(search_views(service))
+    found.extend(view + (False,) for view in (
+        ('tab: Tasks', SERVICE + '/@@tasks.html', {}),
+        ('tab: Workers', SERVICE + '/@@workers.html', {}),
+        ('tab: Failures', SERVICE + '/@@failures.html', {}),
+        ('tab: Overview, last day', OVERVIEW, {'range': 'day'}),
+        ('tab: live summary (@@jobs.json?summary=1)',
+         SERVICE + '/@@jobs.json', {'summary': '1'}),
+        ('tab: @@metrics', SERVICE + '/@@metrics', {}),
+    ))
     return found
+
+
+def fill_figures(db, workers, now):
+    """Give the service ``workers`` worker records (threads of one
+    process) with a day of figures each: every minute, each task's runs
+    (zodbtasks.stats), as a busy day of the workers leaves them."""
+    from zodbtasks import stats
+    from zodbtasks.workers import WorkerRecord
+    row = stats.outcome_row
+    with own_connection(db) as (conn, tm):
+        service = the_service(conn)
+
+        class Ran:  # what stats.outcome_row reads of a job
+            status, started, enqueued, scheduledFor = 'completed', 0.0, \
+                None, None
+        for number in range(workers):
+            record = WorkerRecord('bench-host:4242:b0b0b0/%d' % number, now)
+            record.figures = stats.Figures()
+            last = int(now // 60)
+            for minute in range(last - stats.KEEP // 60 + 1, last + 1):
+                figures = record.figures.minute(minute)
+                for task, _ in TASKS:
+                    job = Ran()
+                    job.started, job.enqueued = minute * 60.0, \
+                        minute * 60.0 - 0.5
+                    figures.add(task, row(job, minute * 60.0 + 0.2, None,
+                                          False))
+                figures.sample(1000)
+            service._workers[record.id] = record
+            tm.commit()
 
 
 def iso(epoch):
@@ -446,6 +485,10 @@ def main(argv=None):
                         help='run checkIndex() after the fill')
     parser.add_argument('--only', help='measure only the views whose label '
                         'starts with this (e.g. "search:")')
+    parser.add_argument('--figures', type=int, default=0, metavar='N',
+                        help='first give the service N worker records with '
+                        'a day of figures each (zodbtasks.stats; the '
+                        '"tab:" views read them), in the copy')
     parser.add_argument('--bulk', action='store_true',
                         help='then time a bulk retry of the errors of the '
                         'last day (zodbtasks.bulk, on the copy)')
@@ -481,6 +524,11 @@ def main(argv=None):
                 meta['check_index'] = service.checkIndex()
                 print('checkIndex() in %.0f s: %d problems' % (
                     time.perf_counter() - began, len(meta['check_index'])))
+        if args.figures:
+            began = time.perf_counter()
+            fill_figures(db, args.figures, time.time())
+            meta['figures'] = {'workers': args.figures, 'seconds':
+                               time.perf_counter() - began}
         meta['data_fs_mb'] = os.path.getsize(
             os.path.join(folder, 'Data.fs')) / 2 ** 20
         print('%(jobs)d jobs: %(counts)s' % meta)

@@ -33,7 +33,10 @@ def test_ci_runs_make_test():
     assert re.search(r'^make test$', _read('.ci/run'), re.MULTILINE)
 
 
-@pytest.mark.parametrize('name', ['jobs-tab.png', 'plone-my-jobs.png'])
+@pytest.mark.parametrize('name', [
+    'jobs-tab.png', 'plone-my-jobs.png', 'workers-tab.png', 'tasks-tab.png',
+    'failures-tab.png', 'jobs-search.png', 'bulk-confirm.png',
+    'overview-tab.png'])
 def test_readme_screenshot_exists(name):
     assert 'docs/' + name in _read('README.rst')
     assert os.path.exists(os.path.join(TOP, 'docs', name))
