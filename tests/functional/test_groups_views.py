@@ -1,10 +1,12 @@
 """The Groups tab, the page of a group (its members paged, the Clean
 group button) and the group links of the job page."""
+import datetime
 import re
 
 import pytest
 
 from zodbtasks.browser import csrf
+from zodbtasks.browser import format
 
 from .conftest import SERVICE
 
@@ -64,7 +66,9 @@ def test_groups_is_a_tab(manager, demo):
     assert 'id="zt-groups"' in manager.get(GROUPS).text
 
 
-def test_the_groups_tab_lists_the_newest_first(manager, demo, three):
+def test_the_groups_tab_lists_the_newest_first(manager, demo, three,
+                                               monkeypatch):
+    monkeypatch.setattr(format, 'ZONE', datetime.timezone.utc)
     response = manager.get(GROUPS)
     assert _group_ids(response) == [three['running'], three['failed'],
                                     three['done']]
@@ -73,7 +77,7 @@ def test_the_groups_tab_lists_the_newest_first(manager, demo, three):
     cells = row.find_all('td')
     assert cells[0].a['href'].endswith('@@group.html?id=%d'
                                        % three['failed'])
-    assert cells[1].text == '1970-01-01 00:33:20'
+    assert cells[1].text == '1970-01-01 00:33:20 UTC'
     assert cells[2].text.strip() == 'failed'
     bar = cells[3].find('progress')
     assert (bar['value'], bar['max']) == ('2', '2')

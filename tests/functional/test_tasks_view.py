@@ -6,27 +6,17 @@ import pytest
 from zodbtasks import clock
 
 from .conftest import SERVICE
+from .test_activities_views import _reset
 
 TASKS = SERVICE + '/@@tasks.html'
 
 
 @pytest.fixture
 def service(demo):
-    demo.sync()
-    s = demo.service
-    s.resume()
-    for task in s.pausedTasks():
-        s.resume(task)
-    for task in s.getTaskLimits():
-        s.setTaskLimit(task)
-    demo.commit()
-    yield s
-    demo.sync()
-    for task in s.pausedTasks():
-        s.resume(task)
-    for task in s.getTaskLimits():
-        s.setTaskLimit(task)
-    demo.commit()
+    """The demo service without pauses or limits (as the activities
+    tests leave it)."""
+    yield _reset(demo)
+    _reset(demo)
 
 
 def _row(page, task):

@@ -5,6 +5,7 @@ Every action is a POST checked by ``ServiceView.check_post`` (CSRF token
 and zodbtasks.ManageJobs); a refused value is shown beside its field and
 changes nothing.
 """
+from zodbtasks import clock
 from zodbtasks import interfaces
 from zodbtasks.browser import fields
 from zodbtasks.browser.fields import FieldError
@@ -43,10 +44,18 @@ def parse_limit(form):
 
 
 class ActivityControls:
-    """A mixin of the Overview view (a ServiceView with ``now``)."""
+    """A mixin of the Overview and Tasks views (ServiceViews): their
+    ``__call__`` reads ``now`` once and does what a POST asks."""
 
     limit_fields = [{'name': name, 'label': label}
                     for name, label in LIMIT_FIELDS]
+
+    def __call__(self, now=None):
+        self.now = self.drawn_at = clock.now() if now is None else now
+        self.limit_errors = {}
+        if self.request.method == 'POST' and self.check_post():
+            self.message = self.act()
+        return self.template()
 
     def act(self):
         """Do what the POSTed form asks; the message to show, or None

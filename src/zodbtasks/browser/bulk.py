@@ -149,7 +149,8 @@ class BulkView(JobsView):
             jobs = [self.service.jobs[jobid] for jobid in ids]
         return [{'id': job.id, 'url': '%s/%d' % (self.url, job.id),
                  'task': job.task, 'status': job.status,
-                 'created': format.when(job.created),
+                 'created': format.local_time(job.created)
+                 if job.created is not None else '',
                  'input': format.short(job.input)} for job in jobs]
 
     def back_link(self):
@@ -175,6 +176,7 @@ class BulkView(JobsView):
             int(progress[0] * 100) if progress else 0,
             'message': message, 'error': job.error,
             'finished': finished,
-            'created': format.when(job.created),
+            'created': format.local_time(job.created)
+            if job.created is not None else '',
             'waits': not finished and job.status != interfaces.PROCESSING,
         }

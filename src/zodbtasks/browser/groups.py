@@ -105,7 +105,8 @@ class GroupsView(ServiceView):
         url = self.url
         return [dict(progress(group), id=group.id,
                      url=group_url(url, group.id),
-                     created=format.when(group.created), status=group.status,
+                     created=format.local_time(group.created) if group.created
+                     else '', status=group.status,
                      callback=job_link(self.service, url, group.callbackId))
                 for group in self.query()[1]]
 
@@ -159,7 +160,8 @@ class GroupView(ServiceView):
     def info(self):
         group = self.group
         return dict(progress(group), id=group.id, status=group.status,
-                    created=format.when(group.created) or 'not recorded',
+                    created=format.local_time(group.created) if group.created
+                    else 'not recorded',
                     on_failure=group.onFailure,
                     callback=job_link(self.service, self.url,
                                       group.callbackId))

@@ -5,7 +5,6 @@ activity controls (pause, resume, task limits, see
 ``zodbtasks.browser.activities``)."""
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
-from zodbtasks import clock
 from zodbtasks.browser import charts
 from zodbtasks.browser import format
 from zodbtasks.browser.activities import ActivityControls
@@ -21,13 +20,6 @@ class OverviewView(ActivityControls, ServiceView):
     live_regions = ('zt-counts', 'zt-oldest', 'zt-chart-range',
                     'zt-charts', 'zt-priorities-live')
 
-    def __call__(self, now=None):
-        self.now = clock.now() if now is None else now
-        self.limit_errors = {}
-        if self.request.method == 'POST' and self.check_post():
-            self.message = self.act()
-        return self.template()
-
     def counts(self):
         return [dict(row, url='%s/@@jobs.html?status=%s'
                      % (self.url, row['status']))
@@ -41,7 +33,7 @@ class OverviewView(ActivityControls, ServiceView):
         return format.age(waited) if waited is not None else None
 
     def next_scheduled(self):
-        return format.when(self.service.nextScheduledTime())
+        return self.moment(self.service.nextScheduledTime())
 
     def per_minute(self):
         return self.service.finishedPerMinute(self.now, 60)

@@ -9,7 +9,6 @@ import urllib.parse
 
 from zope.browserpage.viewpagetemplatefile import ViewPageTemplateFile
 
-from zodbtasks import clock
 from zodbtasks import stats
 from zodbtasks.browser import format
 from zodbtasks.browser.activities import ActivityControls
@@ -27,13 +26,6 @@ class TasksView(ActivityControls, ServiceView):
 
     template = ViewPageTemplateFile('templates/tasks.pt')
     live_regions = ('zt-tasks-live',)
-
-    def __call__(self, now=None):
-        self.now = clock.now() if now is None else now
-        self.limit_errors = {}
-        if self.request.method == 'POST' and self.check_post():
-            self.message = self.act()
-        return self.template()
 
     def window(self):
         """task -> Tally of the last WINDOW seconds."""

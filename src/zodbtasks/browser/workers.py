@@ -22,7 +22,7 @@ class WorkersView(ServiceView):
     live_regions = ('zt-workers-live',)
 
     def __call__(self, now=None):
-        self.now = clock.now() if now is None else now
+        self.now = self.drawn_at = clock.now() if now is None else now
         return self.template()
 
     def lease_timeout(self):
@@ -53,8 +53,8 @@ class WorkersView(ServiceView):
             'id': key, 'host': host, 'pid': rest.partition(':')[0],
             'alive': alive, 'state': 'alive' if alive else 'lost',
             'threads': sorted(thread['id'] for thread in threads),
-            'started': format.when(started),
-            'heartbeat': format.when(heartbeat),
+            'started': self.moment(started),
+            'heartbeat': self.moment(heartbeat),
             'heartbeat_age': format.age(max(0.0, self.now - heartbeat)),
             'finished_hour': sum(
                 stats.worker_finished(records[thread['id']], since)
@@ -77,5 +77,5 @@ class WorkersView(ServiceView):
             'task': job.task if job is not None else '(removed)',
             'percent': None if fraction is None else round(100 * fraction),
             'message': progress[1] if progress else None,
-            'started': format.when(getattr(job, 'started', None)),
+            'started': self.moment(getattr(job, 'started', None)),
         }
