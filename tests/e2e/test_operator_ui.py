@@ -262,3 +262,21 @@ def test_search_select_all_matching_and_retry_them_in_bulk(cluster, driver):
                    for jobid in missing)
     wait_for(ran_again, 'the 6 jobs to run again (and fail again)',
              step=0.2)
+
+
+@pytest.mark.parametrize('view, heading, name', [
+    ('jobs.html', 'Jobs', 'jobs-tab-zeo.png'),
+    ('groups.html', 'Groups', 'groups-tab.png'),
+    ('addJob.html', 'Add a job', 'add-job-tab.png'),
+    ('addCronJob.html', 'Add a cron job', 'add-cron-job-tab.png'),
+])
+def test_the_other_tabs_render(cluster, driver, view, heading, name):
+    """Every tab of the service renders in the browser (its screenshot
+    saved), with no error in the browser's console."""
+    from selenium.webdriver.common.by import By
+    _page(driver, cluster, view)
+    assert driver.find_element(By.TAG_NAME, 'h1').text.startswith(heading)
+    errors = [entry for entry in driver.get_log('browser')
+              if entry['level'] == 'SEVERE']
+    assert errors == []
+    screenshot(driver, name)
