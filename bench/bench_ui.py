@@ -290,15 +290,15 @@ def fill_figures(db, workers, now):
             record = WorkerRecord('bench-host:4242:b0b0b0/%d' % number, now)
             record.figures = stats.Figures()
             last = int(now // 60)
+            figures = record.figures
             for minute in range(last - stats.KEEP // 60 + 1, last + 1):
-                figures = record.figures.minute(minute)
                 for task, _ in TASKS:
                     job = Ran()
                     job.started, job.enqueued = minute * 60.0, \
                         minute * 60.0 - 0.5
-                    figures.add(task, row(job, minute * 60.0 + 0.2, None,
-                                          False))
-                figures.sample(1000)
+                    figures.add(minute, task, row(job, minute * 60.0 + 0.2,
+                                                  None, False))
+                figures.sample(minute, 1000)
             service._workers[record.id] = record
             tm.commit()
 
@@ -378,12 +378,15 @@ def search_views(service):
         for label, path, params in untimed]
 
 
-def render(browser, db, path, params, repeat):
+def render(browser, db, path, params, repeat, warm=False):
     """Server times (ms) and objects loaded of ``repeat`` renders, each
-    with cold caches."""
+    with cold caches (``warm``: after a first render, caches kept)."""
     times, loaded = [], []
+    if warm:
+        browser.get(path, params)
     for _ in range(repeat):
-        db.cacheMinimize()
+        if not warm:
+            db.cacheMinimize()
         loads(db)
         began = time.perf_counter()
         response = browser.get(path, params)
@@ -407,12 +410,13 @@ def first_requests(browser):
     return found
 
 
-def measure(browser, db, service, repeat, log=print, only=None):
+def measure(browser, db, service, repeat, log=print, only=None,
+            warm=False):
     rows = []
     for label, path, params, target in views(service):
         if only is not None and not label.startswith(only):
             continue
-        times, loaded = render(browser, db, path, params, repeat)
+        times, loaded = render(browser, db, path, params, repeat, warm)
         rows.append({'view': label, 'path': path, 'params': params,
                      'target': target, 'ms': statistics.median(times),
                      'runs_ms': times,
@@ -485,6 +489,9 @@ def main(argv=None):
                         help='run checkIndex() after the fill')
     parser.add_argument('--only', help='measure only the views whose label '
                         'starts with this (e.g. "search:")')
+    parser.add_argument('--warm', action='store_true',
+                        help='render each view once, then measure with the '
+                        'caches kept (as a busy server serves them)')
     parser.add_argument('--figures', type=int, default=0, metavar='N',
                         help='first give the service N worker records with '
                         'a day of figures each (zodbtasks.stats; the '
@@ -543,7 +550,7 @@ def main(argv=None):
               '%(overview).0f ms' % meta['first_requests_ms'])
         with own_connection(db) as (conn, _):
             rows = measure(browser, db, the_service(conn), args.repeat,
-                           only=args.only)
+                           only=args.only, warm=args.warm)
         if args.bulk:
             meta['bulk'] = time_bulk(db)
             print('bulk retry: %(changed)d jobs in %(seconds).1f s '

@@ -128,7 +128,7 @@ def test_worker_finished_counts_the_last_hour(service, tasks):
     assert stats.worker_finished(record, T0) == 5
 
 
-def test_old_minutes_are_archived_and_still_counted(service, tasks):
+def test_old_minutes_are_dropped_and_still_counted(service, tasks):
     _add(service, 'echo')
     service.process(T0)
     transaction.commit()
@@ -137,7 +137,20 @@ def test_old_minutes_are_archived_and_still_counted(service, tasks):
     transaction.commit()
     record = next(iter(service._workers.values()))
     assert min(record.figures.minutes.keys()) > T0 // 60
+    assert min(record.figures.slots.keys()) > T0 // stats.SLOT
     assert stats.task_totals(service)['echo'].completed == 2
+    assert stats.per_minute(service, T0, T0 + 60)[0].total.finished == 0
+
+
+def test_slots_sum_their_minutes(service, tasks):
+    for offset in (0, 120, 540, 600):
+        _add(service, 'echo', now=T0 + offset)
+        service.process(T0 + offset)
+        transaction.commit()
+    slots = stats.per_slot(service, T0, T0 + 1200)
+    assert [slot.start for slot in slots] == [T0, T0 + 600]
+    assert [slot.total.completed for slot in slots] == [3, 1]
+    assert all(slot.queue_depth is not None for slot in slots)
 
 
 def test_a_processor_thread_writes_figures_the_ui_process_reads(

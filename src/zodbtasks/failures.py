@@ -27,7 +27,9 @@ import re
 from zodbtasks.interfaces import ERROR
 
 #: Failed jobs read at most per grouping (newest first).
-SCAN_LIMIT = 20000
+SCAN_LIMIT = 5000
+#: The most failed jobs a page may ask to be grouped (``?scan=``).
+MAX_SCAN = 100000
 #: Characters of a message pattern kept.
 PATTERN_LIMIT = 200
 #: The type of an error that names none.

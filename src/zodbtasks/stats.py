@@ -18,8 +18,8 @@ How they are kept:
   and is tried again writes each outcome once.
 - When a worker retires or is swept, its figures are merged into the
   service's own (``service._figures``), so totals never go down.
-- Minutes older than ``KEEP`` are folded into the figures' ``archived``
-  totals when a new minute begins.
+- The figures keep running totals per task, and the outcomes per minute
+  and per 10-minute slot (the day's chart) for ``KEEP`` seconds.
 
 So the figures are database-wide (all processes add theirs), lag by up to
 ``FLUSH_INTERVAL`` plus a claim, and a worker that dies loses the
@@ -27,11 +27,11 @@ outcomes it had not written yet (its jobs are not affected).
 
 Design note: writing the figures in each job's own transaction was
 rejected: one more object per job commit (about a tenth of its cost,
-bench/bench_core.py).  A flush writes the current minute's object (a few
-hundred bytes) every couple of seconds per busy worker, the minutes' tree
-once a minute.  Reading totals sums up to a day of minute objects per
-worker record; those do not change once their minute has passed, so the
-reading process's cache keeps them.
+bench/bench_core.py).  A flush writes the figures (their totals), the
+current minute's and the current slot's objects (a few hundred bytes
+each) every couple of seconds per busy worker, and the trees' buckets
+when a minute or a slot begins.  Reading the totals (``@@metrics``) loads
+one object per worker record; the hour's chart 60, the day's 144.
 """
 import threading
 import weakref
@@ -48,8 +48,10 @@ RUN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 #: Upper bounds (seconds) of the enqueue-to-start latency histogram.
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                    60.0, 300.0, 1800.0, 3600.0, 21600.0)
-#: Seconds of minutes kept.
+#: Seconds of figures kept per minute and per slot.
 KEEP = 24 * 3600
+#: Seconds of one slot: what the day's chart reads per bar.
+SLOT = 600
 #: Seconds between a busy worker's writes of its figures.
 FLUSH_INTERVAL = 2.0
 #: Outcomes kept in memory at most, while the writes fail.
@@ -158,7 +160,10 @@ class MinuteFigures(persistent.Persistent):
 
 
 class Figures(persistent.Persistent):
-    """The figures of a worker record or of a service."""
+    """The figures of a worker record or of a service: running totals
+    per task (this object), one ``MinuteFigures`` per minute and one per
+    ``SLOT`` seconds (the day's chart reads those) over the last KEEP
+    seconds."""
 
     #: The sequence number of the last outcome these figures hold.
     flushed = 0
@@ -167,45 +172,48 @@ class Figures(persistent.Persistent):
 
     def __init__(self):
         self.minutes = IOBTree()
-        self.archived = {}
+        self.slots = IOBTree()
+        self.totals = {}
+
+    def add(self, number, task, row):
+        """Add ``row`` of ``task`` in minute ``number``."""
+        self.minute(number).add(task, row)
+        self.slot(number * 60 // SLOT).add(task, row)
+        self.totals[task] = add_rows(self.totals.get(task) or empty_row(),
+                                     row)
+        self._p_changed = True
+
+    def sample(self, number, depth):
+        """A sample ``depth`` of the queue in minute ``number``."""
+        self.minute(number).sample(depth)
+        self.slot(number * 60 // SLOT).sample(depth)
 
     def minute(self, number):
-        figures = self.minutes.get(number)
+        return self._made(self.minutes, number, KEEP // 60)
+
+    def slot(self, number):
+        return self._made(self.slots, number, KEEP // SLOT)
+
+    def _made(self, tree, number, kept):
+        figures = tree.get(number)
         if figures is None:
-            self.prune(number)
-            figures = self.minutes[number] = MinuteFigures()
+            for old in list(tree.keys(max=number - kept)):
+                del tree[old]
+            figures = tree[number] = MinuteFigures()
         return figures
-
-    def prune(self, number):
-        """Fold the minutes that are older than KEEP before minute
-        ``number`` into the archived totals."""
-        old = list(self.minutes.keys(max=number - KEEP // 60 - 1))
-        for key in old:
-            for task, row in self.minutes[key].rows.items():
-                self.archived[task] = add_rows(
-                    self.archived.get(task) or empty_row(), row)
-            del self.minutes[key]
-        if old:
-            self._p_changed = True
-
-    def rows(self):
-        """task -> row of every minute and the archive."""
-        rows = {task: list(row) for task, row in self.archived.items()}
-        for minute in self.minutes.values():
-            for task, row in minute.rows.items():
-                add_rows(rows.setdefault(task, empty_row()), row)
-        return rows
 
     def absorb(self, other):
         """Add the figures ``other`` to these."""
-        for task, row in other.archived.items():
-            self.archived[task] = add_rows(
-                self.archived.get(task) or empty_row(), row)
-        for number, minute in other.minutes.items():
-            mine = self.minute(number)
-            for task, row in minute.rows.items():
-                mine.add(task, row)
-            mine.sample(minute.queue_depth)
+        for task, row in other.totals.items():
+            self.totals[task] = add_rows(self.totals.get(task) or empty_row(),
+                                         row)
+        for mine, theirs in ((self.minute, other.minutes),
+                             (self.slot, other.slots)):
+            for number, figures in theirs.items():
+                target = mine(number)
+                for task, row in figures.rows.items():
+                    target.add(task, row)
+                target.sample(figures.queue_depth)
         self.conflicts += other.conflicts
         self.lease_expiries += other.lease_expiries
         self._p_changed = True
@@ -344,19 +352,14 @@ def flush(service, record, owner, now, queue_depth=None,
             figures = _service_figures(service)
         else:
             figures = record.figures = Figures()
-    minute = None
     for sequence, number, task, row in events:
         if number is None:
             figures.conflicts += task  # (sequence, None, how many, None)
-            continue
-        minute = figures.minute(number)
-        minute.add(task, row)
+        else:
+            figures.add(number, task, row)
     if now is not None:
-        if minute is None or minute is not figures.minutes.get(
-                int(now // 60)):
-            minute = figures.minute(int(now // 60))
-        minute.sample(queue_depth() if callable(queue_depth)
-                      else queue_depth)
+        figures.sample(int(now // 60), queue_depth() if callable(queue_depth)
+                       else queue_depth)
     figures.flushed = events[-1][0]
     return True
 
@@ -382,7 +385,7 @@ def task_totals(service):
     """task -> Tally of everything the service's workers finished."""
     rows = {}
     for figures in all_figures(service):
-        for task, row in figures.rows().items():
+        for task, row in figures.totals.items():
             add_rows(rows.setdefault(task, empty_row()), row)
     return {task: Tally(row) for task, row in rows.items()}
 
@@ -391,8 +394,8 @@ def service_totals(service):
     """One Tally of all tasks, with the conflict retries and the lease
     expiries."""
     total = empty_row()
-    for tally_row in _rows_of(service):
-        add_rows(total, tally_row)
+    for tally in task_totals(service).values():
+        add_rows(total, tally.row)
     tally = Tally(total)
     for figures in all_figures(service):
         tally.conflicts += figures.conflicts
@@ -400,21 +403,26 @@ def service_totals(service):
     return tally
 
 
-def _rows_of(service):
-    for figures in all_figures(service):
-        yield from figures.rows().values()
-
-
 def per_minute(service, since, until):
     """A ``Minute`` for each minute that starts in [since, until), oldest
     first, summed over the workers."""
-    first, last = int(since // 60), int((until - 1) // 60)
-    if since % 60:
+    return _series(service, since, until, 60, 'minutes')
+
+
+def per_slot(service, since, until):
+    """A ``Minute`` (of SLOT seconds) for each slot that starts in
+    [since, until), oldest first, summed over the workers."""
+    return _series(service, since, until, SLOT, 'slots')
+
+
+def _series(service, since, until, size, name):
+    first, last = int(since // size), int((until - 1) // size)
+    if since % size:
         first += 1
     rows = {number: {} for number in range(first, last + 1)}
     depths = dict.fromkeys(rows)
     for figures in all_figures(service):
-        for number, minute in figures.minutes.items(first, last):
+        for number, minute in getattr(figures, name).items(first, last):
             target = rows[number]
             for task, row in minute.rows.items():
                 add_rows(target.setdefault(task, empty_row()), row)
@@ -422,7 +430,7 @@ def per_minute(service, since, until):
             if depth is not None and (depths[number] is None
                                       or depth > depths[number]):
                 depths[number] = depth
-    return [Minute(number * 60.0, rows[number], depths[number])
+    return [Minute(number * float(size), rows[number], depths[number])
             for number in sorted(rows)]
 
 

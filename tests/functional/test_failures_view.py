@@ -229,3 +229,19 @@ def test_a_large_group_is_retried_by_a_bulk_job(manager, demo, failed,
             for jobid in before}
     assert [runs[jobid] for jobid in failed['alike']] == [1, 1, 1]
     assert runs[failed['other']] == 0
+
+
+def test_a_capped_page_offers_to_group_more(manager, demo, failed,
+                                             monkeypatch):
+    monkeypatch.setattr(failures, 'SCAN_LIMIT', 2)
+    monkeypatch.setattr(failures, 'MAX_SCAN', 20)
+    page = manager.get(PAGE)
+    more = page.html.find(id='zt-failures-more')['href']
+    assert more.endswith('@@failures.html?scan=20')
+    page = manager.get(more)
+    assert sum(int(count) for count, _, _ in _groups(page)) == 4
+    assert page.html.find(id='zt-failures-capped') is None
+    page = manager.get(PAGE, {'scan': '999999'})          # bounded
+    assert sum(int(count) for count, _, _ in _groups(page)) == 4
+    page = manager.get(PAGE, {'scan': 'all'})             # ignored
+    assert sum(int(count) for count, _, _ in _groups(page)) == 2

@@ -5,8 +5,8 @@ labels, a legend, bars or lines per series, a title per bar or point.
 ``chart``) draws them, so every text is escaped by the template.  The
 Overview's charts (``overview_charts``): jobs finished and failed per
 minute, the queue's depth and the enqueue-to-start latency (p50, p95),
-over the last hour (per minute) or the last day (per 10 minutes), from
-``zodbtasks.stats``.
+over the last hour (per minute) or the last day (per 10-minute slot),
+from ``zodbtasks.stats``.
 """
 import math
 import time
@@ -18,7 +18,7 @@ WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 26, 34
 
 #: range name -> (seconds covered, seconds per bin, seconds between ticks)
-RANGES = {'hour': (3600, 60, 600), 'day': (86400, 600, 3 * 3600)}
+RANGES = {'hour': (3600, 60, 600), 'day': (86400, stats.SLOT, 3 * 3600)}
 COLORS = {'finished': '#2e7d32', 'failed': '#c62828', 'depth': '#0a5ea8',
           'p50': '#0a5ea8', 'p95': '#ef6c00'}
 
@@ -144,9 +144,8 @@ def overview_charts(service, now, range_name='hour'):
     """The Overview's charts over ``range_name`` ('hour' or 'day')."""
     span, size, tick = RANGES[range_name]
     end = (now // size + 1) * size
-    minutes = stats.per_minute(service, end - span, end)
-    bins = [minutes[i:i + size // 60]
-            for i in range(0, len(minutes), size // 60)]
+    read = stats.per_minute if size == 60 else stats.per_slot
+    bins = [[figures] for figures in read(service, end - span, end)]
     starts = [group[0].start for group in bins]
     finished = [sum(m.total.completed + m.total.cancelled for m in group)
                 for group in bins]
@@ -156,7 +155,7 @@ def overview_charts(service, now, range_name='hour'):
                   if m.queue_depth is not None), default=None)
              for group in bins]
     latency = [_latency(group) for group in bins]
-    per = 'minute' if size == 60 else '10 minutes'
+    per = 'minute' if size == 60 else '%d minutes' % (size // 60)
     return [
         Chart('Jobs finished and failed per %s' % per, starts, size, tick,
               [('finished', 'bars', finished), ('failed', 'bars', failed)]),

@@ -29,8 +29,25 @@ class FailuresView(ServiceView):
         if self.request.method == 'POST' and self.check_post():
             self.act()
         if self.summary is None:  # a confirmation step keeps its own
-            self.summary = failures.group_failures(self.service)
+            self.summary = failures.group_failures(self.service,
+                                                   self.scan_limit())
         return self.template()
+
+    def scan_limit(self):
+        """How many failed jobs to group: ``?scan=N`` (up to MAX_SCAN),
+        else SCAN_LIMIT."""
+        asked = self.request.form.get('scan')
+        if isinstance(asked, str) and asked.isdigit() and int(asked) > 0:
+            return min(int(asked), failures.MAX_SCAN)
+        return failures.SCAN_LIMIT
+
+    def more_url(self):
+        """The page grouping ten times as many (None at MAX_SCAN)."""
+        limit = self.scan_limit()
+        if limit >= failures.MAX_SCAN:
+            return None
+        return '%s/@@failures.html?scan=%d' % (
+            self.url, min(limit * 10, failures.MAX_SCAN))
 
     def act(self):
         form = self.request.form
@@ -83,6 +100,6 @@ class FailuresView(ServiceView):
         summary = self.summary
         return {'scanned': summary.scanned, 'capped': summary.capped,
                 'kinds': len(summary.groups),
-                'total': summary.total, 'limit': failures.SCAN_LIMIT,
+                'total': summary.total, 'limit': self.scan_limit(),
                 'direct_limit': failures.DIRECT_LIMIT}
 
