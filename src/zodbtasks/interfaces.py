@@ -181,6 +181,15 @@ class IJob(zope.interface.Interface):
     attempts = zope.schema.Int(
         title='Attempts', description='How many times the job was claimed.',
         default=0)
+    history = zope.interface.Attribute(
+        'The ends of its claims, oldest first: (worker id, start, end, '
+        'outcome) tuples, outcome None (completed), "error: <first line>", '
+        '"lost", "cancelled" or "released"; the first and the last 20 are '
+        'kept (zodbtasks.attempts); () for a job stored before 0.2.')
+    historyOmitted = zope.schema.Int(
+        title='Attempts omitted',
+        description='How many ends of claims the history left out.',
+        default=0)
     owner = zope.schema.TextLine(
         title='Owner', description='Id of the worker running it, or None.',
         required=False)
