@@ -174,3 +174,11 @@ def test_a_processor_thread_writes_figures_the_ui_process_reads(
         proc.join(DEADLINE)
     assert seen.is_set()
     assert not proc.is_alive()
+
+
+def test_the_stored_classes_keep_their_first_path():
+    """Figures were pickled as zodbtasks.stats.* before they moved to
+    zodbtasks.figures: the old path still names them."""
+    from zodbtasks import figures
+    assert stats.Figures is figures.Figures
+    assert stats.MinuteFigures is figures.MinuteFigures
