@@ -26,6 +26,8 @@ import itertools
 
 from BTrees.LLBTree import intersection
 
+from zodbtasks import walks
+from zodbtasks.keys import MAX_ID
 from zodbtasks.trees import SENTINEL
 
 #: The sort keys whose descending order is their ascending one reversed.
@@ -143,26 +145,7 @@ def leapfrog(trees, reverse):
     the others walked 28,000 ids of a task's backlog (1,125 objects
     loaded) before the first of its completed jobs, at a million jobs.
     """
-    count = len(trees)
-    seek = (lambda tree, bound: tree.maxKey(bound)) if reverse \
-        else (lambda tree, bound: tree.minKey(bound))
-    step = -1 if reverse else 1
-    try:
-        key = trees[0].maxKey() if reverse else trees[0].minKey(SENTINEL + 1)
-        agreed, turn = 1, 1
-        while key > SENTINEL:
-            if agreed == count:
-                yield key
-                key, agreed = seek(trees[turn % count], key + step), 1
-            else:
-                found = seek(trees[turn % count], key)
-                if found == key:
-                    agreed += 1
-                else:
-                    key, agreed = found, 1
-            turn += 1
-    except ValueError:   # a tree has no key beyond: no more in all
-        return
+    return walks.walk_sets(trees, SENTINEL + 1, MAX_ID, reverse)
 
 
 def page(selection, sort_on, reverse, start, size):

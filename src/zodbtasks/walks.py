@@ -33,8 +33,9 @@ def walk_sets(trees, low, high, reverse, budget=None):
     """The keys from ``low`` to ``high`` (both included) that all of
     ``trees`` (LL sets, or the jobs' LOBTree) hold, in order (descending
     when ``reverse``): one tree is walked by its keys (descending: by
-    ``maxKey`` steps), several by jumps (``zodbtasks.listing.leapfrog``,
-    bounded); each key or jump spends a step of ``budget`` (a Budget),
+    ``maxKey`` steps), several by jumps (a leapfrog join, see
+    ``zodbtasks.listing.leapfrog``, which walks the Jobs tab's pages
+    through here without a bound); each key or jump spends a step of ``budget`` (a Budget),
     and a walk out of steps stops and sets its ``resume``."""
     budget = Budget() if budget is None else budget
     low = max(low, SENTINEL + 1)
@@ -43,27 +44,8 @@ def walk_sets(trees, low, high, reverse, budget=None):
     if len(trees) > 1:
         yield from _leapfrog(trees, low, high, reverse, budget)
         return
-    tree = trees[0]
-    if not reverse:
-        for key in tree.keys(min=low, max=high):
-            if not budget.spend() and key != low:
-                budget.resume = key - 1
-                return
-            yield key
-        return
-    key = high
-    while True:
-        if not budget.spend() and key != high:
-            budget.resume = key + 1
-            return
-        try:
-            key = tree.maxKey(key)
-        except ValueError:
-            return
-        if key < low:
-            return
-        yield key
-        key -= 1
+    yield from _walk_one(trees[0], low, high, reverse, budget,
+                         lambda key, step: key + step)
 
 
 def _leapfrog(trees, low, high, reverse, budget):
@@ -97,17 +79,25 @@ def walk_times(tree, low, high, reverse, budget=None):
     """The (time, id) keys of ``tree`` from ``low`` to ``high``, in order
     (latest first when ``reverse``), a step of ``budget`` each."""
     budget = Budget() if budget is None else budget
+    yield from _walk_one(tree, low, high, reverse, budget,
+                         lambda key, step: (key[0], key[1] + step))
+
+
+def _walk_one(tree, low, high, reverse, budget, beside):
+    """The keys of one tree from ``low`` to ``high`` (latest first when
+    ``reverse``), a step of ``budget`` each; ``beside(key, step)`` is the
+    key just after (step 1) or before (-1) ``key``."""
     if not reverse:
         for key in tree.keys(min=low, max=high):
             if not budget.spend() and key != low:
-                budget.resume = (key[0], key[1] - 1)
+                budget.resume = beside(key, -1)
                 return
             yield key
         return
     key = high
     while True:
         if not budget.spend() and key != high:
-            budget.resume = (key[0], key[1] + 1)
+            budget.resume = beside(key, 1)
             return
         try:
             key = tree.maxKey(key)
@@ -116,4 +106,4 @@ def walk_times(tree, low, high, reverse, budget=None):
         if key < low:
             return
         yield key
-        key = (key[0], key[1] - 1)
+        key = beside(key, -1)
