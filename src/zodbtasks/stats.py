@@ -162,15 +162,16 @@ def flush(service, record, owner, now, queue_depth=None,
         else getattr(service, '_figures', None)
     done = figures.flushed if figures is not None else 0
     with _lock:
+        if not (pending.last_flush is None or now is None
+                or now - pending.last_flush >= interval):
+            return False  # not due: nothing read, nothing copied
         pending.note_conflicts()
         pending.events = [event for event in pending.events
                           if event[0] > done]
         events = list(pending.events)
-        due = pending.last_flush is None or now is None \
-            or now - pending.last_flush >= interval
-        if events and due and now is not None:
+        if events and now is not None:
             pending.last_flush = now
-    if not events or not due:
+    if not events:
         return False
     if figures is None:
         if record is None:

@@ -145,16 +145,15 @@ def overview_charts(service, now, range_name='hour'):
     span, size, tick = RANGES[range_name]
     end = (now // size + 1) * size
     read = stats.per_minute if size == 60 else stats.per_slot
-    bins = [[figures] for figures in read(service, end - span, end)]
-    starts = [group[0].start for group in bins]
-    finished = [sum(m.total.completed + m.total.cancelled for m in group)
-                for group in bins]
-    failed = [sum(m.total.failed + m.total.retried for m in group)
-              for group in bins]
-    depth = [max((m.queue_depth for m in group
-                  if m.queue_depth is not None), default=None)
-             for group in bins]
-    latency = [_latency(group) for group in bins]
+    bars = read(service, end - span, end)
+    starts = [bar.start for bar in bars]
+    finished = [bar.total.completed + bar.total.cancelled for bar in bars]
+    failed = [bar.total.failed + bar.total.retried for bar in bars]
+    depth = [bar.queue_depth for bar in bars]
+    latency = [(stats.quantile(bar.total.latency_buckets, 0.5,
+                               stats.LATENCY_BUCKETS),
+                stats.quantile(bar.total.latency_buckets, 0.95,
+                               stats.LATENCY_BUCKETS)) for bar in bars]
     per = 'minute' if size == 60 else '%d minutes' % (size // 60)
     return [
         Chart('Jobs finished and failed per %s' % per, starts, size, tick,
@@ -167,11 +166,3 @@ def overview_charts(service, now, range_name='hour'):
               value_text=lambda seconds: format.age(seconds) or '0 s'),
     ]
 
-
-def _latency(group):
-    buckets = [0] * (len(stats.LATENCY_BUCKETS) + 1)
-    for minute in group:
-        for index, count in enumerate(minute.total.latency_buckets):
-            buckets[index] += count
-    return (stats.quantile(buckets, 0.5, stats.LATENCY_BUCKETS),
-            stats.quantile(buckets, 0.95, stats.LATENCY_BUCKETS))

@@ -328,8 +328,6 @@ class JobsView(ServiceView):
 
     # -- live updates (zodbtasks.browser.live) ---------------------------
 
-    live_interval = LIVE_INTERVAL
-
     def live_url(self):
         """Where the page's script finds this page's data."""
         return self.link(view='jobs.json')
