@@ -73,6 +73,20 @@ def stop_processors():
     transaction.abort()
 
 
+@contextlib.contextmanager
+def zodbtasks_product_config(**keys):
+    """Zope's ``<product-config zodbtasks>`` holds ``keys`` (e.g.
+    ``**{'metrics-token': TOKEN}``) inside the block, as it was after."""
+    from App.config import getConfiguration
+    config = getConfiguration()
+    saved = getattr(config, 'product_config', None)
+    config.product_config = dict(saved or {}, zodbtasks=keys)
+    try:
+        yield
+    finally:
+        config.product_config = saved
+
+
 # -- a directory whose packages are not installed ----------------------------
 
 def missing(names, what):

@@ -1,14 +1,13 @@
 """``zodbtasks migrate`` (zodbtasks.app.opsmigrate) on a zope.conf whose
 FileStorage holds legacy services built with the stand-ins of
 tests/fixtures/legacy; the legacy classes do not import while it runs."""
-import io
 import os
 
 import pytest
 import ZODB.FileStorage
 
 from zodbtasks import testing
-from zodbtasks.app import ops
+from zodbtasks.app.testing import run_ops
 from zodbtasks.interfaces import ITaskService
 from zodbtasks.migration import legacy
 from zodbtasks.startup import ROOT_NAME
@@ -43,12 +42,6 @@ def instance(tmp_path):
     return facts
 
 
-def _main(*argv):
-    out = io.StringIO()
-    status = ops.main(list(argv), out=out)
-    return status, out.getvalue()
-
-
 def _last_transaction(folder):
     storage = ZODB.FileStorage.FileStorage(
         os.path.join(folder, 'Data.fs'), read_only=True)
@@ -60,7 +53,7 @@ def _last_transaction(folder):
 
 def test_a_dry_run_prints_what_would_change_and_writes_nothing(instance):
     before = _last_transaction(instance.folder)
-    status, out = _main('migrate', '--config', instance.config, '--dry-run')
+    status, out = run_ops('migrate', '--config', instance.config, '--dry-run')
     assert status == 0
     assert _last_transaction(instance.folder) == before
     lines = out.splitlines()
@@ -82,7 +75,7 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(instance):
 
 
 def test_the_command_migrates_and_a_second_run_says_it_is_done(instance):
-    status, out = _main('migrate', '--config', instance.config,
+    status, out = run_ops('migrate', '--config', instance.config,
                         '--site', 'site1', '--batch-size', '5')
     assert status == 0, out
     assert 'site1@TestTaskService1: 4 jobs copied (scheduled queue)' in out
@@ -99,7 +92,7 @@ def test_the_command_migrates_and_a_second_run_says_it_is_done(instance):
             assert len(service.jobs) == 17
     finally:
         db.close()
-    status, out = _main('migrate', '--config', instance.config)
+    status, out = run_ops('migrate', '--config', instance.config)
     assert status == 0
     assert out.startswith('site1@TestTaskService1: migrated already (')
 
@@ -122,14 +115,14 @@ def test_a_service_with_a_bad_job_is_not_migrated_until_it_is_skipped(
     with open(config, 'w') as f:
         f.write(ZOPE_CONF.format(folder=folder))
     before = _last_transaction(folder)
-    status, out = _main('migrate', '--config', config)
+    status, out = run_ops('migrate', '--config', config)
     assert status == 1
     assert ("  problem: @tasks job %d: task b'echo' is bytes: convert the "
             'database with zodbupdate --convert-py3 --encoding utf-8 first '
             '(docs/migrating.rst)' % bad) in out.splitlines()
     assert out.splitlines()[-1] == '@tasks: not migrated (1 problem above)'
     assert _last_transaction(folder) == before
-    status, out = _main('migrate', '--config', config, '--skip', str(bad))
+    status, out = run_ops('migrate', '--config', config, '--skip', str(bad))
     assert status == 0, out
     assert '  left out: job %d, skipped (--skip)' % bad in out.splitlines()
     assert 'migrated 16 jobs' in out
@@ -149,7 +142,7 @@ def test_a_legacy_task_registered_in_the_site_is_reported(tmp_path):
     config = os.path.join(folder, 'zope.conf')
     with open(config, 'w') as f:
         f.write(ZOPE_CONF.format(folder=folder))
-    status, out = _main('migrate', '--config', config)
+    status, out = run_ops('migrate', '--config', config)
     assert status == 0
     assert ("  warning: the site still registers utility 'local-echo' for "
             'lovely.remotetask.interfaces.ITask: the site manager needs that '
@@ -158,14 +151,14 @@ def test_a_legacy_task_registered_in_the_site_is_reported(tmp_path):
 
 
 def test_bad_arguments_name_what_is_wrong(instance, capsys):
-    assert _main('migrate', '--config', instance.config,
+    assert run_ops('migrate', '--config', instance.config,
                  '--timezone', 'Nowhere/Else')[0] == 2
     assert 'not a time zone this machine knows' in capsys.readouterr().err
-    assert _main('migrate', '--config', instance.config, '--site', 'site1',
+    assert run_ops('migrate', '--config', instance.config, '--site', 'site1',
                  '--service', 'other@*')[0] == 2
     assert '--site site1 and --service other@* name different sites' in \
         capsys.readouterr().err
-    assert _main('migrate', '--config', instance.config,
+    assert run_ops('migrate', '--config', instance.config,
                  '--service', '@nosuch')[0] == 2
     assert 'no lovely.remotetask or z3c.taskqueue service matches @nosuch' \
         in capsys.readouterr().err
@@ -185,7 +178,7 @@ def test_a_database_without_legacy_services_has_nothing_to_migrate(
     with open(config, 'w') as f:
         f.write(ZOPE_CONF.format(folder=folder))
     for dry_run in ((), ('--dry-run',)):
-        status, out = _main('migrate', '--config', config, *dry_run)
+        status, out = run_ops('migrate', '--config', config, *dry_run)
         assert status == 0
         assert out == ('No lovely.remotetask or z3c.taskqueue service '
                        'matches *@*: nothing to migrate.\n')

@@ -2,7 +2,6 @@
 refresh, and the full-screen command under a pseudo-terminal; and
 ``zodbtasks metrics`` (zodbtasks.app.opsmetrics)."""
 import fcntl
-import io
 import os
 import pty
 import select
@@ -21,7 +20,7 @@ from prometheus_client.parser import \
 
 from zodbtasks import clock
 from zodbtasks import testing
-from zodbtasks.app import ops
+from zodbtasks.app.testing import run_ops
 from zodbtasks.app import top
 from zodbtasks.app.session import Session
 from zodbtasks.dispatch import Dispatch
@@ -74,12 +73,6 @@ def instance(tmp_path):
     with open(config, 'w') as f:
         f.write(ZOPE_CONF.format(folder=folder))
     return config
-
-
-def run_ops(*argv):
-    out = io.StringIO()
-    status = ops.main(list(argv), out=out)
-    return status, out.getvalue()
 
 
 # -- one screen ------------------------------------------------------------

@@ -5,11 +5,12 @@ import transaction
 
 pytest.importorskip('Products.CMFPlone')
 
-from App.config import getConfiguration  # noqa: E402
 from prometheus_client.openmetrics.parser import \
     text_string_to_metric_families as parse_openmetrics  # noqa: E402
 
 from zodbtasks import testing  # noqa: E402
+
+from layer_helpers import zodbtasks_product_config  # noqa: E402
 
 TOKEN = 'plone-metrics-token-0123456789'
 ACCEPT = 'application/openmetrics-text;version=1.0.0'
@@ -24,12 +25,8 @@ def jobs(portal):
 
 @pytest.fixture
 def token():
-    config = getConfiguration()
-    saved = getattr(config, 'product_config', None)
-    config.product_config = dict(saved or {}, zodbtasks={
-        'metrics-token': TOKEN})
-    yield TOKEN
-    config.product_config = saved
+    with zodbtasks_product_config(**{'metrics-token': TOKEN}):
+        yield TOKEN
 
 
 def queued(browser):

@@ -8,7 +8,6 @@ import transaction
 
 pytest.importorskip('five.localsitemanager')
 
-from App.config import getConfiguration  # noqa: E402
 from five.localsitemanager import make_objectmanager_site  # noqa: E402
 from OFS.userfolder import UserFolder  # noqa: E402
 from plone.testing import zope as zope_testing  # noqa: E402
@@ -17,6 +16,8 @@ from prometheus_client.openmetrics.parser import \
 
 from zodbtasks import metrics  # noqa: E402
 from zodbtasks import testing  # noqa: E402
+
+from layer_helpers import zodbtasks_product_config  # noqa: E402
 
 MANAGER = ('zope-manager', 'zope-manager-password')
 TOKEN = 'zope-metrics-token-0123456789'
@@ -43,12 +44,8 @@ def service(app):
 
 @pytest.fixture
 def token():
-    config = getConfiguration()
-    saved = getattr(config, 'product_config', None)
-    config.product_config = dict(saved or {}, zodbtasks={
-        'metrics-token': TOKEN})
-    yield TOKEN
-    config.product_config = saved
+    with zodbtasks_product_config(**{'metrics-token': TOKEN}):
+        yield TOKEN
 
 
 def get(app, url, user=None, accept=OPENMETRICS_ACCEPT, bearer=None,

@@ -1,5 +1,6 @@
 """Helpers for tests and benchmarks of the application server."""
 import contextlib
+import io
 import logging
 import os
 
@@ -39,3 +40,12 @@ def root_logger_kept():
                 root.removeHandler(handler)
                 handler.close()
         root.setLevel(level)
+
+
+def run_ops(*argv):
+    """Run the operator command ``zodbtasks ARGV...`` in this process:
+    its exit status and what it printed."""
+    from zodbtasks.app import ops
+    out = io.StringIO()
+    status = ops.main(list(argv), out=out)
+    return status, out.getvalue()
